@@ -1,0 +1,144 @@
+"""Lab configuration (frozen, from the command line) and where everything lives on disk."""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path(os.environ.get("KAFKA_LAB_HOME", "/var/lib/kafka-lab"))
+KAFKA_PORT = 9092
+CONTROLLER_PORT = 9093
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    fqdn: str
+    short: str
+    ip: str
+    netns: str
+    veth: str
+    node_id: int
+
+    @property
+    def rack(self) -> str:
+        return "/default-rack"
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One Ambari-managed cluster. Simulated clusters have hosts but no namespaces or JVMs."""
+
+    name: str
+    role: str  # primary | secondary | sim
+    port: int
+    subnet: str
+    bridge: str
+    domain: str
+    host_prefix: str
+    brokers: int
+    simulated: bool = False
+
+    @property
+    def gateway(self) -> str:
+        return str(ipaddress.ip_network(self.subnet)[1])
+
+    @property
+    def prefixlen(self) -> int:
+        return ipaddress.ip_network(self.subnet).prefixlen
+
+    def hosts(self) -> list[HostSpec]:
+        net = ipaddress.ip_network(self.subnet)
+        out = []
+        for i in range(self.brokers):
+            short = f"wn{i}-{self.host_prefix}"
+            out.append(HostSpec(
+                fqdn=f"{short}.{self.domain}", short=short, ip=str(net[10 + i]),
+                netns=f"kl-{short}", veth=f"klv-{self.host_prefix[:6]}{i}", node_id=1001 + i))
+        return out
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    home: Path = DEFAULT_HOME
+    brokers: int = 3
+    ambari_version: str = "2.7"  # "2.6": tag required, `user` in desired_configs
+    gateway_auth: bool = False  # answer bad credentials with 401 like HDInsight's gateway
+    sim_clusters: int = 0
+    base_port: int = 8080
+    sim_base_port: int = 8100
+    username: str = "admin"
+
+    def clusters(self) -> list[ClusterSpec]:
+        real = [
+            ClusterSpec("kafka-primary-cluster", "primary", self.base_port, "10.231.1.0/24",
+                        "klbr-pri", "primary.lab.internal", "kafkap", self.brokers),
+            ClusterSpec("kafka-secondary-cluster", "secondary", self.base_port + 1, "10.231.2.0/24",
+                        "klbr-sec", "secondary.lab.internal", "kafkas", self.brokers),
+        ]
+        sims = [
+            ClusterSpec(f"sim-{i:03d}", "sim", self.sim_base_port + i, f"10.232.{i}.0/24", "",
+                        f"sim-{i:03d}.lab.internal", f"sim{i:03d}", 3, simulated=True)
+            for i in range(self.sim_clusters)
+        ]
+        return real + sims
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        data["home"] = str(self.home)
+        return json.dumps(data, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LabConfig":
+        data = json.loads(text)
+        data["home"] = Path(data["home"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file the lab writes is below `home`."""
+
+    home: Path
+
+    @property
+    def config(self) -> Path:
+        return self.home / "lab.json"
+
+    @property
+    def password_file(self) -> Path:
+        return self.home / "ambari-password"
+
+    @property
+    def daemon_pid(self) -> Path:
+        return self.home / "ambari.pid"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.home / "ambari.log"
+
+    @property
+    def net_state(self) -> Path:
+        return self.home / "network.json"
+
+    def cluster_state(self, cluster: str) -> Path:
+        return self.home / "clusters" / cluster / "state.json"
+
+    def host_dir(self, fqdn: str) -> Path:
+        return self.home / "hosts" / fqdn
+
+    @property
+    def host_view(self) -> Path:
+        """Mount point at which each host sees its own directory (same path on every host)."""
+        return self.home / "host"
+
+    @property
+    def node_dir(self) -> Path:
+        return self.home / "node"
+
+
+def load_config(home: Path) -> LabConfig | None:
+    path = Paths(home).config
+    return LabConfig.from_json(path.read_text()) if path.exists() else None
