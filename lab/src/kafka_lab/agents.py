@@ -1,11 +1,12 @@
 """What acts on a cluster's hosts for the Ambari API: real broker JVMs, or simulated hosts."""
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
 
-from kafka_lab.broker import BrokerHost
+from kafka_lab.broker import BrokerHost, TaskFailed
 from kafka_lab.layout import ClusterSpec, Paths
 from kafka_lab.runtime import KafkaRuntime
 
@@ -31,8 +32,12 @@ class BrokerAgent:
         return self.hosts[host].stop()
 
 
+LISTENER = re.compile(r"^[A-Za-z0-9_]+://(\[[0-9a-fA-F:]+\]|[^:/\s]*):\d{1,5}$")
+
+
 class SimulatedAgent:
-    """Hosts of fleet-test clusters: tasks succeed after a short delay, no process is started."""
+    """Hosts of fleet-test clusters: no process is started; a START succeeds after a short delay
+    unless `listeners` is one a broker would refuse (Kafka's listener syntax, checked the same way)."""
 
     TASK_SECONDS = 0.05
 
@@ -45,6 +50,12 @@ class SimulatedAgent:
 
     def start(self, host: str, configs: dict[str, dict[str, str]]) -> str:
         time.sleep(self.TASK_SECONDS)
+        listeners = configs.get("kafka-broker", {}).get("listeners", "")
+        bad = [item for item in listeners.split(",") if not LISTENER.match(item.strip())]
+        if bad:
+            raise TaskFailed(f"Simulated Kafka broker on {host} exited during start-up:\n"
+                             f"java.lang.IllegalArgumentException: Error creating broker listeners from "
+                             f"'{listeners}': Unable to parse {bad[0]} to a broker endpoint")
         with self.lock:
             self.up.add(host)
         return f"Simulated Kafka broker on {host} started"
