@@ -1,0 +1,75 @@
+"""The lab acts for real: config changes reach running brokers, failures surface, the article's snippet works."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+pytestmark = pytest.mark.integration
+
+DESCRIBE = """
+import json, sys
+from confluent_kafka.admin import AdminClient, ConfigResource
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+values = {}
+for node in sys.argv[3:]:  # one BROKER resource per call
+    for resource, future in admin.describe_configs([ConfigResource("broker", node)], request_timeout=30).items():
+        values[resource.name] = future.result(timeout=30)[sys.argv[2]].value
+print(json.dumps(values))
+"""
+
+ARTICLE_SNIPPET = """
+# Configure Kafka to advertise IP addresses instead of FQDN
+IP_ADDRESS=$(hostname -i)
+echo advertised.listeners=$IP_ADDRESS
+sed -i.bak -e '/advertised/{{/advertised@/!d;}}' {conf}/server.properties
+echo "advertised.listeners=PLAINTEXT://$IP_ADDRESS:9092" >> {conf}/server.properties
+"""
+
+
+def test_hosts_answer_like_worker_nodes(lab):
+    host = lab.primary.spec.hosts()[0]
+    out = lab.primary.on_host(0, ["sh", "-c", "hostname; hostname -f; hostname -i"]).split()
+    assert out == [host.short, host.fqdn, host.ip]
+
+
+def test_property_change_reaches_the_running_brokers(lab, restore):
+    primary = restore
+    _, props = primary.desired("kafka-broker")
+    primary.put("kafka-broker", {**props, "log.retention.hours": "100"}, "test: retention")
+    hosts = [h.fqdn for h in primary.spec.hosts()]
+    assert primary.stale_hosts() == sorted(hosts)
+    info, tasks = primary.restart(hosts)
+    assert info["request_status"] == "COMPLETED", tasks
+    assert primary.stale_hosts() == []
+    node_ids = [str(h.node_id) for h in primary.spec.hosts()]
+    # Read back from the running brokers, from a cluster host where their advertised names resolve.
+    out = primary.on_host(0, [sys.executable, "-c", DESCRIBE, primary.bootstrap, "log.retention.hours", *node_ids])
+    assert json.loads(out) == {n: "100" for n in node_ids}
+
+
+def test_bad_listeners_fail_the_request_with_the_brokers_error(lab, restore):
+    primary = restore
+    _, props = primary.desired("kafka-broker")
+    primary.put("kafka-broker", {**props, "listeners": "PLAINTEXT://nohost::9092"}, "test: bad listeners")
+    info, tasks = primary.restart([primary.spec.hosts()[0].fqdn])
+    assert info["request_status"] == "FAILED"
+    assert tasks[0]["status"] == "FAILED" and tasks[0]["exit_code"] == 1
+    assert "nohost::9092" in tasks[0]["stderr"]
+    assert "Exception" in tasks[0]["stderr"]  # the broker's own error, not a generic message
+
+
+def test_article_snippet_makes_each_broker_advertise_its_ip(lab, restore):
+    primary = restore
+    _, env = primary.desired("kafka-env")
+    conf = f"{primary.paths.host_view}/conf"
+    primary.put("kafka-env", {**env, "content": env["content"] + ARTICLE_SNIPPET.format(conf=conf)},
+                "test: advertise IPs")
+    info, tasks = primary.restart([h.fqdn for h in primary.spec.hosts()])
+    assert info["request_status"] == "COMPLETED", tasks
+    admin = AdminClient({"bootstrap.servers": primary.bootstrap})
+    brokers = admin.list_topics(timeout=30).brokers
+    assert {b.id: (b.host, b.port) for b in brokers.values()} == {
+        h.node_id: (h.ip, 9092) for h in primary.spec.hosts()}
