@@ -46,7 +46,9 @@ def test_property_change_reaches_the_running_brokers(lab, restore):
     assert primary.stale_hosts() == []
     node_ids = [str(h.node_id) for h in primary.spec.hosts()]
     # Read back from the running brokers, from a cluster host where their advertised names resolve.
-    out = primary.on_host(0, [sys.executable, "-c", DESCRIBE, primary.bootstrap, "log.retention.hours", *node_ids])
+    # Bootstrapping by the advertised names keeps librdkafka from swapping broker handles mid-request.
+    fqdns = ",".join(f"{h.fqdn}:9092" for h in primary.spec.hosts())
+    out = primary.on_host(0, [sys.executable, "-c", DESCRIBE, fqdns, "log.retention.hours", *node_ids])
     assert json.loads(out) == {n: "100" for n in node_ids}
 
 

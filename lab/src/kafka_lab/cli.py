@@ -219,7 +219,8 @@ def print_status(config: LabConfig) -> None:
     if sims:
         print(f"\n{len(sims)} simulated clusters on ports {sims[0].port}-{sims[-1].port}")
     node_file = paths.node_dir / "node.json"
-    if node_file.exists():
+    from kafka_lab import node
+    if node_file.exists() and node.running(paths):
         info = json.loads(node_file.read_text())
         print(f"\nWorker node: {info['hostname']} {info['ip']} (ssh -i {info['key']} root@{info['ip']})")
 

@@ -1,13 +1,178 @@
-"""The worker node: a systemd-nspawn container on the secondary network (written next)."""
+"""The worker node: a Debian machine booted by systemd-nspawn on the secondary network.
+
+The article runs MirrorMaker on the secondary's head node; the mirror_worker role deploys the
+worker to this node over SSH. systemd is PID 1 inside, sshd accepts the lab's key, Python 3 is
+installed, and the node reaches both clusters' brokers by IP (routed via the root namespace).
+"""
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 from kafka_lab.errors import LabError
 from kafka_lab.layout import ClusterSpec, Paths
+from kafka_lab.runtime import cache_dir
+
+MACHINE = "kl-node"
+SUITE = "bookworm"
+PACKAGES = ("systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,iproute2,ca-certificates,procps,"
+            "netbase")
+BOOT_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+def rootfs_cache() -> Path:
+    return cache_dir().parent / f"debian-{SUITE}-rootfs"
+
+
+def mirror() -> str:
+    """The Debian mirror this machine's apt uses, so the node comes from the same place."""
+    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))]:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                words = line.split()
+                if line.startswith("URIs:") and len(words) > 1 and words[1].rstrip("/").endswith("/debian"):
+                    return words[1]
+                if line.startswith("deb ") and len(words) > 2 and words[1].rstrip("/").endswith("/debian"):
+                    return words[1]
+    return "http://deb.debian.org/debian"
+
+
+def ensure_rootfs() -> Path:
+    """debootstrap a minimal Debian once; later nodes are copied from the cache."""
+    cache = rootfs_cache()
+    if (cache / "usr/lib/systemd/systemd").exists() or (cache / "lib/systemd/systemd").exists():
+        return cache
+    for tool in ("debootstrap", "systemd-nspawn"):
+        if not shutil.which(tool):
+            raise LabError(f"{tool} not found: the worker node needs Debian's packages debootstrap and "
+                           "systemd-container (apt-get install debootstrap systemd-container)")
+    partial = cache.with_name(cache.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    proc = subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(partial),
+                           mirror()], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise LabError(f"debootstrap of Debian {SUITE} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+    partial.rename(cache)
+    return cache
+
+
+def node_ip(cluster: ClusterSpec) -> str:
+    return cluster.gateway.rsplit(".", 1)[0] + ".100"
+
+
+def hostname(cluster: ClusterSpec) -> str:
+    return f"hn0-{cluster.host_prefix}.{cluster.domain}"
+
+
+def _configure(root: Path, paths: Paths, cluster: ClusterSpec) -> Path:
+    """Static address on host0, hostname, /etc/hosts of its network, the lab's SSH key."""
+    fqdn, ip = hostname(cluster), node_ip(cluster)
+    (root / "etc/hostname").write_text(fqdn.split(".")[0] + "\n")
+    hosts = [f"127.0.0.1 localhost", f"{ip} {fqdn} {fqdn.split('.')[0]}"]
+    hosts += [f"{h.ip} {h.fqdn} {h.short}" for h in cluster.hosts()]
+    (root / "etc/hosts").write_text("\n".join(hosts) + "\n")
+    net = root / "etc/systemd/network"
+    net.mkdir(parents=True, exist_ok=True)
+    (net / "10-host0.network").write_text(
+        f"[Match]\nName=host0\n\n[Network]\nAddress={ip}/{cluster.prefixlen}\nGateway={cluster.gateway}\n")
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    for unit, target in (("systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),
+                         ("ssh.service", "/lib/systemd/system/ssh.service")):
+        link = wants / unit
+        if not link.is_symlink():
+            link.symlink_to(target)
+    key = paths.node_dir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kafka-lab", "-f", str(key)], check=True)
+    ssh = root / "root/.ssh"
+    ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (ssh / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+    os.chmod(ssh / "authorized_keys", 0o600)
+    return key
+
+
+def running(paths: Paths) -> bool:
+    return _pid(paths) is not None
+
+
+def _pid(paths: Paths) -> int | None:
+    try:
+        pid = int((paths.node_dir / "nspawn.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
 
 
 def up(paths: Paths, cluster: ClusterSpec) -> None:
-    raise LabError("the worker node is not implemented yet")
+    """Boot the node (idempotent) and wait until it accepts SSH."""
+    if not shutil.which("ssh-keygen") or not shutil.which("ssh"):
+        raise LabError("ssh and ssh-keygen not found: install Debian's openssh-client")
+    paths.node_dir.mkdir(parents=True, exist_ok=True)
+    root = paths.node_dir / "rootfs"
+    if not root.exists():
+        cache = ensure_rootfs()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(cache), str(root)], check=True)
+    key = _configure(root, paths, cluster)
+    if _pid(paths) is None:
+        log = open(paths.node_dir / "nspawn.log", "ab")
+        proc = subprocess.Popen(
+            ["systemd-nspawn", "--boot", f"--machine={MACHINE}", f"--directory={root}",
+             f"--network-bridge={cluster.bridge}", "--register=no", "--keep-unit", "--console=passive", "--resolv-conf=off",
+             "--timezone=off", "--link-journal=no"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        (paths.node_dir / "nspawn.pid").write_text(str(proc.pid))
+    _wait_ssh(paths, node_ip(cluster), key)
+    (paths.node_dir / "node.json").write_text(json.dumps(
+        {"hostname": hostname(cluster), "ip": node_ip(cluster), "key": str(key), "user": "root"}, indent=2))
+
+
+def ssh_argv(key: Path, ip: str, *command: str) -> list[str]:
+    return ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", f"root@{ip}", *command]
+
+
+def _wait_ssh(paths: Paths, ip: str, key: Path) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    last = ""
+    while time.monotonic() < deadline:
+        if _pid(paths) is None:
+            raise LabError(f"The worker node stopped while booting; see {paths.node_dir / 'nspawn.log'}")
+        try:
+            socket.create_connection((ip, 22), timeout=1).close()
+            proc = subprocess.run(ssh_argv(key, ip, "systemctl", "is-system-running", "--wait"),
+                                  capture_output=True, text=True, timeout=60)
+            last = proc.stdout.strip() or proc.stderr.strip()
+            if last in ("running", "degraded"):
+                return
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    raise LabError(f"The worker node did not accept SSH at {ip} within {BOOT_TIMEOUT_S:.0f}s (last: {last}); "
+                   f"see {paths.node_dir / 'nspawn.log'}")
 
 
 def down(paths: Paths) -> None:
-    return None
+    """Power the node off cleanly (nspawn turns SIGTERM into a poweroff), SIGKILL after a bound."""
+    pid = _pid(paths)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    (paths.node_dir / "nspawn.pid").unlink(missing_ok=True)

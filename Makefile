@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: deps venv lab-up lab-down lab-status test test-unit test-contract test-integration clean
+
+deps:
+	bash scripts/install-system-deps.sh
+
+$(VENV)/.installed: requirements-dev.txt lab/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lab-up: deps venv
+	$(VENV)/bin/kafka-lab up
+
+lab-down: venv
+	$(VENV)/bin/kafka-lab down
+
+lab-status: venv
+	$(VENV)/bin/kafka-lab status
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-contract: venv
+	$(PY) -m pytest -q tests/contract
+
+test-integration: deps venv
+	$(PY) -m pytest -q -m integration tests/integration
+
+test: deps venv
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache
