@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kafka_lab import network, stack
 from kafka_lab.layout import ClusterSpec, HostSpec, Paths
+from kafka_lab.procs import alive, pid_from
 from kafka_lab.runtime import KafkaRuntime
 
 START_TIMEOUT_S = 120.0
@@ -95,11 +96,7 @@ class BrokerHost:
             raise TaskFailed(f"kafka-storage format failed on {self.host.fqdn}:\n{(proc.stdout + proc.stderr)[-3000:]}")
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return pid_from(self.pid_file)
 
     def start(self, children: dict[str, subprocess.Popen]) -> str:
         """Start the JVM and wait until it logs that it started; return the stdout to report."""
@@ -142,32 +139,16 @@ class BrokerHost:
             return f"Kafka broker on {self.host.fqdn} is not running"
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        killed = _alive(pid)
+        killed = alive(pid)
         if killed:
             os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
         how = f"killed after {grace_s:.0f}s without a controlled shutdown" if killed else "stopped"
         return f"Kafka broker on {self.host.fqdn} {how} (pid {pid})"
-
-
-def _alive(pid: int) -> bool:
-    """Alive and not a zombie (the daemon reaps its children lazily)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    if state == "Z":
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return False
-    return True
 
 
 def error_excerpt(text: str, limit: int = 40) -> str:

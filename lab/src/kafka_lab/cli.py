@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from kafka_lab import network, probe, runtime
 from kafka_lab.broker import BrokerHost
 from kafka_lab.client import AmbariClient
 from kafka_lab.errors import LabError
+from kafka_lab.procs import alive, pid_from
 from kafka_lab.layout import DEFAULT_HOME, KAFKA_PORT, ClusterSpec, LabConfig, Paths, load_config
 
 PASSWORD_ENV = "KAFKA_LAB_AMBARI_PASSWORD"
@@ -45,12 +47,7 @@ def ensure_password(paths: Paths) -> None:
 
 
 def daemon_pid(paths: Paths) -> int | None:
-    try:
-        pid = int(paths.daemon_pid.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return pid_from(paths.daemon_pid)
 
 
 def start_daemon(paths: Paths) -> None:
@@ -66,15 +63,23 @@ def stop_daemon(paths: Paths) -> None:
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    else:
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     paths.daemon_pid.unlink(missing_ok=True)
+
+
+def require_free_ports(config: LabConfig) -> None:
+    """Another lab (another --home) or another program on our ports would answer in our place."""
+    for cluster in config.clusters():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", cluster.port))
+            except OSError:
+                raise LabError(f"Port {cluster.port} (Ambari API of {cluster.name}) is in use; if another lab "
+                               "runs from a different home, stop it first (`kafka-lab --home DIR down`)") from None
 
 
 def wait_api(config: LabConfig) -> None:
@@ -149,14 +154,16 @@ def cmd_up(args: argparse.Namespace) -> None:
     paths.home.mkdir(parents=True, exist_ok=True)
     paths.host_view.mkdir(exist_ok=True)
     ensure_password(paths)
-    changed = previous != config or os.environ.get(PASSWORD_ENV)
+    restart_api = previous != config or bool(os.environ.get(PASSWORD_ENV)) or daemon_pid(paths) is None
+    if restart_api:
+        stop_daemon(paths)
+        require_free_ports(config)
     paths.config.write_text(config.to_json())
     real = [c for c in config.clusters() if not c.simulated]
     network.up(paths, real)
     for cluster in real:
         network.write_etc_hosts(paths, cluster)
-    if changed or daemon_pid(paths) is None:
-        stop_daemon(paths)
+    if restart_api:
         start_daemon(paths)
     wait_api(config)
     start_brokers(config)

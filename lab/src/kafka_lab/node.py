@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kafka_lab.errors import LabError
 from kafka_lab.layout import ClusterSpec, Paths
+from kafka_lab.procs import alive, pid_from
 from kafka_lab.runtime import cache_dir
 
 MACHINE = "kl-node"
@@ -104,12 +105,7 @@ def running(paths: Paths) -> bool:
 
 
 def _pid(paths: Paths) -> int | None:
-    try:
-        pid = int((paths.node_dir / "nspawn.pid").read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return pid_from(paths.node_dir / "nspawn.pid")
 
 
 def up(paths: Paths, cluster: ClusterSpec) -> None:
@@ -167,12 +163,8 @@ def down(paths: Paths) -> None:
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    else:
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     (paths.node_dir / "nspawn.pid").unlink(missing_ok=True)
