@@ -67,27 +67,32 @@ class Operations:
     def set_service_state(self, service: str, state: str, level: dict | None, context: str, user: str) -> int | None:
         """PUT services/S ServiceInfo/state: 202 with a request, or None (200, nothing to do)."""
         self.model.require_service(service)
+        with self.model.lock:
+            if _level(level) == "CLUSTER" and self.model.state["services"][service]["maintenance_state"] == "ON":
+                _desired_state(state)
+                return None  # the maintenance-mode trap: silently skipped without operation_level
+            pairs = [(h, c) for h in self.model.state["hosts"] for c in COMPONENTS[service]]
+            return self.set_components_state(pairs, state, level, context, user)
+
+    def set_components_state(self, pairs: list[tuple[str, str]], state: str, level: dict | None, context: str,
+                             user: str) -> int | None:
+        """Move host components to INSTALLED or STARTED: one stage of STOP or START tasks, or None."""
         target = _desired_state(state)
         if target not in ("INSTALLED", "STARTED"):
             raise internal(f"Invalid transition for service, clusterName={self.model.spec.name}, "
-                           f"serviceName={service}, currentDesiredState=STARTED, newDesiredState={target}")
+                           f"serviceName=KAFKA, currentDesiredState=STARTED, newDesiredState={target}")
         level_name = _level(level)
         with self.model.lock:
-            if level_name == "CLUSTER" and self.model.state["services"][service]["maintenance_state"] == "ON":
-                return None  # the maintenance-mode trap: silently skipped without operation_level
-            hosts = [h for h in self.model.state["hosts"] for c in COMPONENTS[service]
-                     if self.maintenance(h, c) in ALLOWED_MAINTENANCE[level_name]
-                     and self.component_state(h) != target]
-            for host in self.model.state["host_components"]:
-                for hc in self.model.state["host_components"][host].values():
-                    hc["desired_state"] = target
-            if not hosts:
+            todo = [(h, c) for h, c in pairs if self.maintenance(h, c) in ALLOWED_MAINTENANCE[level_name]
+                    and self.component_state(h) != target]
+            for host, component in pairs:
+                self.model.state["host_components"][host][component]["desired_state"] = target
+            if not todo:
                 self.model.state["next_request_id"] += 1  # an id is allocated all the same
                 self.model.save()
                 return None
             command = "START" if target == "STARTED" else "STOP"
-            tasks = [(h, "KAFKA_BROKER", command, None) for h in hosts]
-            return self._create(context, level, [], [tasks], user, None)
+            return self._create(context, level, [], [[(h, c, command, None) for h, c in todo]], user, None)
 
     def post_request(self, body: dict, user: str, schedule_id: int | None = None) -> int:
         """POST /clusters/C/requests with a custom command (RESTART) and resource filters."""

@@ -65,6 +65,7 @@ class Endpoint:
             ("GET", rf"clusters/{c}/hosts/(?P<host>[^/]+)/host_components/(?P<comp>[^/]+)", self.get_host_component),
             ("PUT", rf"clusters/{c}/hosts/(?P<host>[^/]+)/host_components/(?P<comp>[^/]+)", self.put_host_component),
             ("GET", rf"clusters/{c}/host_components", self.get_host_components),
+            ("PUT", rf"clusters/{c}/host_components", self.put_host_components),
             ("GET", rf"clusters/{c}/services", self.get_services),
             ("GET", rf"clusters/{c}/services/(?P<service>[^/]+)", self.get_service),
             ("PUT", rf"clusters/{c}/services/(?P<service>[^/]+)", self.put_service),
@@ -225,6 +226,19 @@ class Endpoint:
 
     def get_host_components(self, ctx: "Ctx") -> Reply:
         return ctx.collection(ctx.views.all_host_components(), "HostComponent")
+
+    def put_host_components(self, ctx: "Ctx") -> Reply:
+        """PUT host_components?<predicate> with HostRoles/state: what the UI sends to start or stop components."""
+        state = _merged(ctx.body, "HostRoles").get("state")
+        if not state:
+            raise bad_request("Nothing to update: give HostRoles/state")
+        matches = ctx.views.all_host_components()
+        if ctx.query.predicate:
+            matches = [r for r in matches if ctx.query.predicate(r.values)]
+        pairs = [(r.props["HostRoles"]["host_name"], r.props["HostRoles"]["component_name"]) for r in matches]
+        info = _request_info(ctx.body)
+        return ctx.accepted(self.ops.set_components_state(pairs, state, info.get("operation_level"),
+                                                          info.get("context", ""), ctx.user))
 
     # --- services and components ----------------------------------------------------------------
 

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: ambari_kafka.mirroring contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The Ambari connection options every ambari_* module shares (module_utils.ambari.ambari_argument_spec)."""
+
+    DOCUMENTATION = r"""
+options:
+  url:
+    description:
+      - Base URL of the Ambari server, without C(/api/v1). On Azure HDInsight this is
+        C(https://CLUSTERNAME.azurehdinsight.net).
+      - If not set, the environment variable E(AMBARI_URL) is used.
+    type: str
+    required: true
+  username:
+    description:
+      - Ambari (or HDInsight cluster login) user.
+      - If not set, the environment variable E(AMBARI_USERNAME) is used.
+    type: str
+    default: admin
+  password:
+    description:
+      - Password of O(username). Never logged or shown in diffs.
+      - If not set, the environment variable E(AMBARI_PASSWORD) is used.
+    type: str
+    required: true
+  cluster:
+    description:
+      - Name of the cluster as Ambari knows it (case-sensitive on HDInsight).
+      - If omitted, the server must manage exactly one cluster, which is then used.
+    type: str
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of the CA that signed the server's certificate.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response.
+    type: int
+    default: 30
+"""
+
+    WAIT = r"""
+options:
+  wait:
+    description:
+      - Wait until the Ambari request ends, and fail when it ends in V(FAILED), V(TIMEDOUT), V(ABORTED) or
+        V(SKIPPED_FAILED).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the request (the whole rolling restart, when O(rolling=true)).
+    type: int
+    default: 1800
+  wait_sleep:
+    description:
+      - Seconds between two polls of the request's status.
+    type: int
+    default: 5
+"""

@@ -1,0 +1,185 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ambari_kafka.mirroring contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ambari_service
+short_description: Start, stop or restart an Ambari service, restarting only what has stale configs
+version_added: 0.1.0
+description:
+  - O(state=restarted) with O(restart=stale) (the default) restarts only the host components Ambari marks with stale
+    configs, like "Restart All Affected", and reports C(changed=false) when there are none.
+  - O(rolling=true) restarts broker by broker through an Ambari request schedule (batch size, separation, failure
+    tolerance), the way a production Kafka cluster must be restarted.
+  - Requests are sent with C(operation_level) SERVICE, so a service in maintenance mode is not silently skipped; the
+    module warns when the service, or hosts it would act on, are in maintenance mode (those hosts are skipped and
+    listed in RV(skipped)).
+  - Waits for the Ambari request, and fails on V(FAILED), V(TIMEDOUT), V(ABORTED) or V(SKIPPED_FAILED) with the
+    failed tasks' hosts and the last lines of their stderr.
+  - Check mode lists what would be restarted, started or stopped.
+author:
+  - ambari_kafka.mirroring maintainers
+extends_documentation_fragment:
+  - ambari_kafka.mirroring.ambari
+  - ambari_kafka.mirroring.ambari.WAIT
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  service:
+    description: The service, as Ambari names it.
+    type: str
+    default: KAFKA
+  components:
+    description: Only these components of the service (default all), for example V(KAFKA_BROKER).
+    type: list
+    elements: str
+  state:
+    description: What to do.
+    type: str
+    choices: [started, stopped, restarted]
+    default: restarted
+  restart:
+    description: With O(state=restarted), restart only stale host components (V(stale)) or all (V(always)).
+    type: str
+    choices: [stale, always]
+    default: stale
+  rolling:
+    description: Restart O(batch_size) hosts at a time through an Ambari request schedule.
+    type: bool
+    default: false
+  batch_size:
+    description: Hosts per batch of a rolling restart.
+    type: int
+    default: 1
+  batch_separation:
+    description: Seconds between two batches of a rolling restart.
+    type: int
+    default: 60
+  failure_tolerance:
+    description: Failed tasks a rolling restart tolerates before Ambari aborts the remaining batches.
+    type: int
+    default: 0
+  context:
+    description: The request context Ambari shows in its operations list.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Restart the brokers whose configs are stale ("Restart All Affected"), one at a time
+  ambari_kafka.mirroring.ambari_service:
+    url: https://kafka-primary.azurehdinsight.net
+    password: "{{ vault_ambari_password }}"
+    cluster: kafka-primary
+    service: KAFKA
+    state: restarted
+    rolling: true
+    batch_separation: 120
+
+- name: Stop Kafka
+  ambari_kafka.mirroring.ambari_service:
+    service: KAFKA
+    state: stopped
+
+- name: Restart every broker now, in parallel
+  ambari_kafka.mirroring.ambari_service:
+    service: KAFKA
+    components: [KAFKA_BROKER]
+    state: restarted
+    restart: always
+"""
+
+RETURN = r"""
+cluster:
+  description: The cluster acted on.
+  returned: always
+  type: str
+  sample: kafka-primary
+restarted:
+  description: Host components restarted (in check mode, that would be).
+  returned: when O(state=restarted)
+  type: list
+  elements: dict
+  sample: [{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]
+started:
+  description: Host components started (in check mode, that would be).
+  returned: when O(state=started)
+  type: list
+  elements: dict
+  sample: [{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]
+stopped:
+  description: Host components stopped (in check mode, that would be).
+  returned: when O(state=stopped)
+  type: list
+  elements: dict
+  sample: [{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]
+skipped:
+  description: Host components left alone because they are in maintenance mode.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+request_ids:
+  description: Ambari requests created (one per batch of a rolling restart).
+  returned: always
+  type: list
+  elements: int
+  sample: [42]
+request_status:
+  description: Final status of the request(s).
+  returned: when a request was sent and O(wait=true)
+  type: str
+  sample: COMPLETED
+schedule_id:
+  description: The request schedule of a rolling restart.
+  returned: when O(rolling=true) and something was restarted
+  type: int
+  sample: 3
+batches:
+  description: Host components per batch of a rolling restart, in order.
+  returned: when O(rolling=true) and something was restarted
+  type: list
+  elements: list
+  sample: [[{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]]
+rolling:
+  description: Whether the restart was rolling.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import (
+    ambari_argument_spec, run_module, wait_argument_spec)
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_services import run_ambari_service
+
+
+def main():
+    argument_spec = ambari_argument_spec()
+    argument_spec.update(wait_argument_spec())
+    argument_spec.update(
+        service=dict(type="str", default="KAFKA"),
+        components=dict(type="list", elements="str"),
+        state=dict(type="str", choices=["started", "stopped", "restarted"], default="restarted"),
+        restart=dict(type="str", choices=["stale", "always"], default="stale"),
+        rolling=dict(type="bool", default=False),
+        batch_size=dict(type="int", default=1),
+        batch_separation=dict(type="int", default=60),
+        failure_tolerance=dict(type="int", default=0),
+        context=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params["batch_size"] < 1:
+        module.fail_json(msg="batch_size must be 1 or more (hosts per batch of a rolling restart)")
+    run_module(module, lambda: run_ambari_service(module))
+
+
+if __name__ == "__main__":
+    main()
