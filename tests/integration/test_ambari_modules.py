@@ -1,0 +1,123 @@
+"""The ambari_* modules through ansible-core against the real lab: what the brokers end up running."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .test_lab_brokers import DESCRIBE
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ansible(module: str, cluster, args: dict, check: bool = False, diff: bool = False, password: str | None = None,
+            url: str | None = None) -> dict:
+    """Run one module with `ansible` (ad hoc, json callback); the password travels in the environment."""
+    argv = [str(Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+            "-e", f"ansible_python_interpreter={sys.executable}", "-m", f"ambari_kafka.mirroring.{module}"]
+    argv += ["-a", json.dumps(args)] if args else []
+    argv += ["--check"] if check else []
+    argv += ["--diff"] if diff else []
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+           "ANSIBLE_NOCOLOR": "1", "AMBARI_URL": url or cluster.client.url,
+           "AMBARI_PASSWORD": password if password is not None else cluster.client.password}
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    start = proc.stdout.find("localhost | ")
+    assert start >= 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout[proc.stdout.index("=>", start) + 2:])
+    result["diff_text"] = proc.stdout[:start]  # --diff output is printed before the result
+    result["failed"] = proc.stdout.startswith("localhost | FAILED", start)
+    return result
+
+
+def broker_values(cluster, key: str) -> dict:
+    fqdns = ",".join(f"{h.fqdn}:9092" for h in cluster.spec.hosts())
+    ids = [str(h.node_id) for h in cluster.spec.hosts()]
+    return json.loads(cluster.on_host(0, [sys.executable, "-c", DESCRIBE, fqdns, key, *ids]))
+
+
+def requests_of(cluster) -> list[int]:
+    items = cluster.client.get(f"clusters/{cluster.name}/requests?Requests/id>=0")["items"]
+    return sorted(i["Requests"]["id"] for i in items)
+
+
+def test_check_then_change_then_restart_exactly_the_stale_then_nothing(lab, restore):
+    primary = restore
+    args = {"config_type": "kafka-broker", "properties": {"log.retention.hours": 120}}
+    tag_before = primary.desired("kafka-broker")[0]
+    checked = ansible("ambari_config", primary, args, check=True, diff=True)
+    assert checked["changed"] and "+log.retention.hours=120" in checked["diff_text"]
+    assert primary.desired("kafka-broker")[0] == tag_before and primary.stale_hosts() == []
+    assert set(broker_values(primary, "log.retention.hours").values()) == {"168"}
+
+    changed = ansible("ambari_config", primary, args, diff=True)
+    assert changed["changed"] and changed["diff_text"] == checked["diff_text"]
+    hosts = sorted(h.fqdn for h in primary.spec.hosts())
+    assert sorted(c["host"] for c in changed["stale_components"]) == hosts == primary.stale_hosts()
+
+    restarted = ansible("ambari_service", primary, {"wait_sleep": 1})
+    assert restarted["changed"] and sorted(r["host"] for r in restarted["restarted"]) == hosts
+    assert primary.stale_hosts() == []
+    assert set(broker_values(primary, "log.retention.hours").values()) == {"120"}
+
+    seen = requests_of(primary)
+    assert not ansible("ambari_config", primary, args)["changed"]
+    again = ansible("ambari_service", primary, {"wait_sleep": 1})
+    assert not again["changed"] and again["restarted"] == []
+    assert requests_of(primary) == seen  # nothing restarted on the second run
+
+
+def test_rolling_restart_one_broker_at_a_time(lab, restore):
+    primary = restore
+    ansible("ambari_config", primary, {"config_type": "kafka-broker", "properties": {"num.io.threads": 6}})
+    result = ansible("ambari_service", primary, {"rolling": True, "batch_separation": 1, "wait_sleep": 1})
+    assert result["changed"] and len(result["request_ids"]) == len(primary.spec.hosts())
+    spans = []
+    for request_id in result["request_ids"]:
+        tasks = primary.client.get(f"clusters/{primary.name}/requests/{request_id}/tasks?fields=Tasks/*")["items"]
+        assert len(tasks) == 1
+        task = tasks[0]["Tasks"]
+        spans.append((task["start_time"], task["end_time"], task["host_name"]))
+    spans.sort()
+    assert [s[2] for s in spans] == sorted(h.fqdn for h in primary.spec.hosts())
+    for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+        assert start >= end + 1000  # never two brokers down at once, batch separation respected
+    assert set(broker_values(primary, "num.io.threads").values()) == {"6"}
+
+
+def test_failing_restart_names_the_host_and_the_brokers_error(lab, restore):
+    primary = restore
+    ansible("ambari_config", primary, {"config_type": "kafka-broker",
+                                       "properties": {"listeners": "PLAINTEXT://0.0.0.0:9092"}})
+    result = ansible("ambari_service", primary, {"rolling": True, "batch_separation": 0, "wait_sleep": 1})
+    first = sorted(h.fqdn for h in primary.spec.hosts())[0]
+    assert result["failed"] and result["changed"]
+    assert f"{first} KAFKA_BROKER FAILED" in result["msg"]
+    assert "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0" in result["msg"]
+    assert len(primary.stale_hosts()) == len(primary.spec.hosts())  # only the first broker was tried
+
+
+def test_bad_inputs_get_clear_messages(lab):
+    primary = lab.primary
+    wrong = ansible("ambari_cluster_info", primary, {}, password="not-the-password")
+    assert wrong["failed"] and wrong["msg"].startswith(
+        f"Authentication or permission failed for user 'admin' at {primary.client.url}")
+    unknown = ansible("ambari_config", primary, {"cluster": "nope", "config_type": "kafka-broker"})
+    assert unknown["failed"] and "Cluster not found, clusterName=nope" in unknown["msg"]
+    unreachable = ansible("ambari_service", primary, {}, url="http://127.0.0.1:1")
+    assert unreachable["failed"] and unreachable["msg"].startswith("Cannot connect to Ambari at 127.0.0.1:1")
+    for result in (wrong, unknown, unreachable):
+        assert "Traceback" not in json.dumps(result) and "not-the-password" not in json.dumps(result)
+
+
+def test_cluster_info_reads_the_real_clusters(lab):
+    info = ansible("ambari_cluster_info", lab.secondary, {})
+    assert info["cluster"] == lab.secondary.name
+    assert info["bootstrap_servers"] == lab.secondary.bootstrap
+    assert [b["ip"] for b in info["brokers"]] == [h.ip for h in lab.secondary.spec.hosts()]
+    assert {b["state"] for b in info["brokers"]} == {"STARTED"}
