@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: deps venv lab-up lab-down lab-status test test-unit test-contract test-integration clean
+.PHONY: deps venv lab-up lab-down lab-status lint sanity test test-unit test-contract test-integration bench-fleet clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -14,6 +14,8 @@ $(VENV)/.installed: requirements-dev.txt lab/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	mkdir -p .collections/ansible_collections/ambari_kafka
+	ln -sfn ../../.. .collections/ansible_collections/ambari_kafka/mirroring
 	touch $@
 
 venv: $(VENV)/.installed
@@ -36,8 +38,17 @@ test-contract: venv
 test-integration: deps venv
 	$(PY) -m pytest -q -m integration tests/integration
 
-test: deps venv
+lint: venv
+	$(VENV)/bin/ansible-lint
+	bash scripts/ansible-test.sh sanity --local --python $$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+sanity: lint
+
+test: deps venv lint
 	$(PY) -m pytest -q tests
+
+bench-fleet: deps venv
+	$(PY) bench/fleet_noop.py --clusters 20 --forks 5 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache

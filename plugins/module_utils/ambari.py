@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ambari REST client shared by the ambari_* modules: connection options, HTTP through Ansible's own URL
 helpers, typed errors with the messages users read, cluster discovery and a bounded request waiter.
 
@@ -62,14 +62,19 @@ def wait_argument_spec():
 
 
 def run_module(module, process):
-    """The one place where errors become messages: AmbariError -> fail_json, never a traceback."""
+    """Run process(module, client); the one place where errors become messages, never a traceback.
+
+    Every result, failed or not, says how many HTTP requests the module made (`http_requests`).
+    """
+    client = AmbariClient.from_params(module.params)
     try:
-        result = process()
+        result = process(module, client)
     except AmbariError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        module.fail_json(msg=exc.msg, http_requests=client.calls, **exc.details)
     except Exception as exc:  # a bug of ours: say so plainly; the traceback only with -vvv
         module.fail_json(msg="Unexpected error in %s: %s: %s" % (module._name, type(exc).__name__, exc),
-                         exception=traceback.format_exc())
+                         exception=traceback.format_exc(), http_requests=client.calls)
+    result["http_requests"] = client.calls
     module.exit_json(**result)
 
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure functions: what a config type should become, and how to show it. No I/O here, so check mode and the real
 run compute the same change, and all of it is unit-tested."""
 

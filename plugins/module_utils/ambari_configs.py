@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ambari_config's work: read a config type (or a config group's overrides), plan, write only on change.
 
 Order (style rule 3): read -> normalise -> pure plan -> write unless check mode -> read back. The diff and
@@ -13,7 +13,7 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import (
-    AmbariClient, AmbariError, cluster_path, resolve_cluster)
+    AmbariError, cluster_path, resolve_cluster)
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_changes import (
     PropertyChange, password_keys, plan_properties)
 
@@ -67,9 +67,8 @@ def _components(pairs):
     return [{"host": h, "component": c} for h, c in sorted(pairs)]
 
 
-def run_ambari_config(module):
+def run_ambari_config(module, client):
     p = module.params
-    client = AmbariClient.from_params(p)
     cluster = resolve_cluster(client, p["cluster"])
     if p["config_group"]:
         return _run_group(module, client, cluster)
@@ -102,7 +101,7 @@ def run_ambari_config(module):
 def _read_back(client, cluster, config_type, sent_tag, change, stale_before):
     """The new tag and version as Ambari stored them, and what became stale; fail loudly if it differs."""
     try:
-        tag, version, stored, _ = read_desired(client, cluster, config_type)
+        tag, version, stored = read_desired(client, cluster, config_type)[:3]
         became = stale_components(client, cluster) - stale_before
     except AmbariError as exc:
         raise AmbariError("%s on %s was changed (tag %s), but reading it back failed: %s"
@@ -133,7 +132,7 @@ def _run_group(module, client, cluster):
     current, attrs = read_config(client, cluster, config_type, tags[config_type]) if config_type in tags else ({}, {})
     base = dict(current)
     if p["blocks"]:  # a block edits the whole multi-line value: start from the cluster's when not overridden
-        _, _, cluster_props, _ = read_desired(client, cluster, config_type)
+        cluster_props = read_desired(client, cluster, config_type)[2]
         for b in p["blocks"]:
             if b["property"] not in base and b["property"] in cluster_props:
                 base[b["property"]] = cluster_props[b["property"]]
@@ -161,14 +160,14 @@ def _run_group(module, client, cluster):
         result.update(stale_components=_components(predicted), restart_required=bool(predicted), tag=None)
         return result
     new = new_tag() if (change.changed or group is None) else tags.get(config_type)
-    desired = [{"type": t, "tag": tag} for t, tag in sorted(tags.items()) if t != config_type]
+    desired = [{"type": t, "tag": other} for t, other in sorted(tags.items()) if t != config_type]
     desired.append({"type": config_type, "tag": new, "properties": change.after})
     body = {"ConfigGroup": {"cluster_name": cluster, "group_name": p["config_group"], "tag": service,
                             "service_name": service, "description": p["group_description"],
                             "hosts": [{"host_name": h} for h in hosts_wanted], "desired_configs": desired,
                             "service_config_version_note": p["note"]}}
     if group is None:
-        _, created = client.post(cluster_path(cluster, "config_groups"), [body])
+        created = client.post(cluster_path(cluster, "config_groups"), [body])[1]
         result["group_id"] = created["resources"][0]["ConfigGroup"]["id"]
     else:
         client.put(cluster_path(cluster, "config_groups", str(group["id"])), body)

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ambari_cluster_info's work: the facts the article has you copy out of Ambari's Hosts page, and more."""
 
 from __future__ import annotations
 
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import (
-    AmbariClient, cluster_path, resolve_cluster)
+    cluster_path, resolve_cluster)
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_configs import read_config
 
 DELETED = "DELETED_"
@@ -21,7 +21,7 @@ def parse_listeners(value, fqdn):
         if "://" not in item:
             continue
         name, address = item.split("://", 1)
-        host, _, port = address.rpartition(":")
+        host, port = address.rsplit(":", 1) if ":" in address else (address, "")
         host = host.strip("[]")
         out.append({"name": name, "host": fqdn if host == "localhost" else host, "port": int(port) if port.isdigit() else None})
     return out
@@ -55,9 +55,8 @@ def bootstrap(brokers, address):
                     if b["port"] is not None)
 
 
-def run_cluster_info(module):
+def run_cluster_info(module, client):
     p = module.params
-    client = AmbariClient.from_params(p)
     cluster = resolve_cluster(client, p["cluster"])
     info = client.get(cluster_path(cluster) + "?fields=Clusters/cluster_name,Clusters/version,Clusters/desired_configs")
     desired = info["Clusters"].get("desired_configs") or {}
@@ -80,8 +79,7 @@ def run_cluster_info(module):
             "desired_configs": {t: {"tag": d["tag"], "version": d.get("version")} for t, d in sorted(desired.items())},
             "stale_components": [{"host": hc["host_name"], "component": hc["component_name"]} for hc in hcs
                                  if hc.get("stale_configs")],
-            "hosts_in_maintenance": sorted(h for h, v in hosts.items() if v.get("maintenance_state") == "ON"),
-            "http_requests": client.calls}
+            "hosts_in_maintenance": sorted(h for h, v in hosts.items() if v.get("maintenance_state") == "ON")}
 
 
 def _broker_overrides(client, cluster):

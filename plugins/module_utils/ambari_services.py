@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ambari_service's work: start, stop, or restart (only what is stale, optionally broker by broker).
 
 The plan (which host components to act on) is computed from one read before anything is sent, so check mode
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import (
-    AmbariClient, AmbariError, cluster_path, request_failed, resolve_cluster, wait_for_request)
+    AmbariError, cluster_path, request_failed, resolve_cluster, wait_for_request)
 
 # With operation_level SERVICE, Ambari still skips host components whose host (or themselves) are in maintenance.
 SKIPPED_MAINTENANCE = ("ON", "IMPLIED_FROM_HOST", "IMPLIED_FROM_SERVICE_AND_HOST")
@@ -79,9 +79,8 @@ def _filters(service, host_components):
             for comp, hosts in sorted(by_component.items())]
 
 
-def run_ambari_service(module):
+def run_ambari_service(module, client):
     p = module.params
-    client = AmbariClient.from_params(p)
     cluster = resolve_cluster(client, p["cluster"])
     service = p["service"]
     found = read_host_components(client, cluster, service)

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ description:
   - This replaces the article's "write down the IP addresses of the brokers and ZooKeeper" step, and feeds the
     mirror worker's properties files.
 author:
-  - ambari_kafka.mirroring maintainers
+  - ambari_kafka.mirroring maintainers (@ambari-kafka)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - ambari_kafka.mirroring.ambari
 attributes:
   check_mode:
@@ -28,6 +29,8 @@ attributes:
     details: Reads only; runs in check mode as in a normal run.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   address:
     description: Whether RV(bootstrap_servers) and the ZooKeeper connect string use IP addresses or FQDNs.
@@ -124,7 +127,7 @@ def main():
         listener=dict(type="str", default="PLAINTEXT"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_module(module, lambda: run_cluster_info(module))
+    run_module(module, run_cluster_info)
 
 
 if __name__ == "__main__":

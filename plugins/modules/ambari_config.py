@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -21,14 +21,17 @@ description:
   - Check mode computes the same change and writes nothing. Diff mode shows the changed properties before and after;
     password-typed properties and anything that looks like a secret are masked.
 author:
-  - ambari_kafka.mirroring maintainers
+  - ambari_kafka.mirroring maintainers (@ambari-kafka)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - ambari_kafka.mirroring.ambari
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 options:
   config_type:
     description:
@@ -228,7 +231,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_together=[["config_group", "hosts"]])
-    run_module(module, lambda: run_ambari_config(module))
+    run_module(module, run_ambari_config)
 
 
 if __name__ == "__main__":

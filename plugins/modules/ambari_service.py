@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: ambari_kafka.mirroring contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ description:
     failed tasks' hosts and the last lines of their stderr.
   - Check mode lists what would be restarted, started or stopped.
 author:
-  - ambari_kafka.mirroring maintainers
+  - ambari_kafka.mirroring maintainers (@ambari-kafka)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - ambari_kafka.mirroring.ambari
   - ambari_kafka.mirroring.ambari.WAIT
 attributes:
@@ -31,6 +32,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   service:
     description: The service, as Ambari names it.
@@ -178,7 +181,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params["batch_size"] < 1:
         module.fail_json(msg="batch_size must be 1 or more (hosts per batch of a rolling restart)")
-    run_module(module, lambda: run_ambari_service(module))
+    run_module(module, run_ambari_service)
 
 
 if __name__ == "__main__":

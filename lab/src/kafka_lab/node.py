@@ -76,7 +76,7 @@ def _configure(root: Path, paths: Paths, cluster: ClusterSpec) -> Path:
     """Static address on host0, hostname, /etc/hosts of its network, the lab's SSH key."""
     fqdn, ip = hostname(cluster), node_ip(cluster)
     (root / "etc/hostname").write_text(fqdn.split(".")[0] + "\n")
-    hosts = [f"127.0.0.1 localhost", f"{ip} {fqdn} {fqdn.split('.')[0]}"]
+    hosts = ["127.0.0.1 localhost", f"{ip} {fqdn} {fqdn.split('.')[0]}"]
     hosts += [f"{h.ip} {h.fqdn} {h.short}" for h in cluster.hosts()]
     (root / "etc/hosts").write_text("\n".join(hosts) + "\n")
     net = root / "etc/systemd/network"

@@ -431,7 +431,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), fmt % args)
+        # The cluster first: bench/fleet_noop.py counts requests per cluster and method from this log.
+        log.info("%s %s %s", self.endpoint.model.spec.name, self.address_string(), fmt % args)
 
     def do_GET(self) -> None:
         self._serve("GET")
