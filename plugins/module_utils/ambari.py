@@ -126,14 +126,18 @@ class AmbariClient:
         except urllib.error.HTTPError as err:
             raise self._http_error(method, path, err.code, _read(err)) from None
         except SSLValidationError as err:
-            raise AmbariError("TLS verification of Ambari at %s failed: %s. Give the CA's PEM file in ca_path, or "
-                              "validate_certs: false for a test server." % (self.host, _first_line(err)),
-                              url=self.url) from None
+            raise self._tls_error(err) from None
         except (urllib.error.URLError, UrlsConnectionError, socket.timeout, ssl.SSLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, ssl.SSLError):
+                raise self._tls_error(reason) from None
             raise AmbariError("Cannot connect to Ambari at %s: %s" % (self.host, reason), status=599,
                               url=self.url) from None
         return status, self._parse(method, path, status, raw)
+
+    def _tls_error(self, err):
+        return AmbariError("TLS verification of Ambari at %s failed: %s. Give the CA's PEM file in ca_path, or "
+                           "validate_certs: false for a test server." % (self.host, _first_line(err)), url=self.url)
 
     def _parse(self, method, path, status, raw):
         text = raw.decode("utf-8", "replace") if raw else ""

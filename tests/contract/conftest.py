@@ -6,6 +6,7 @@ real brokers behind it are tested in tests/integration.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,15 +75,18 @@ class Api:
 
 
 @contextlib.contextmanager
-def running_api(tmp_path: Path, version: str = "2.7", gateway: bool = False):
+def running_api(tmp_path: Path, version: str = "2.7", gateway: bool = False, tls: ssl.SSLContext | None = None):
     spec = ClusterSpec(CLUSTER, "sim", 0, "10.232.99.0/24", "", "c1.lab.internal", "c1", 3, simulated=True)
     state_path = tmp_path / "state.json"
     model = ClusterModel(spec, state_path, version)
     model.load_or_seed(stack.seed_configs(spec, "/lab/host"), "kraft-cluster-id")
     ops = Operations(model, SimulatedAgent(spec))
     server = make_server(Endpoint(model, ops, Credentials("admin", PASSWORD, gateway)), "127.0.0.1", 0)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    client = AmbariClient(f"http://127.0.0.1:{server.server_address[1]}", "admin", PASSWORD)
+    scheme = "https" if tls is not None else "http"
+    client = AmbariClient(f"{scheme}://127.0.0.1:{server.server_address[1]}", "admin", PASSWORD)
     try:
         yield Api(client, model, spec, state_path)
     finally:

@@ -5,6 +5,8 @@ Module arguments are passed the ansible-core 2.19 way (patch_module_args).
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 from unittest import mock
 
 import pytest
@@ -235,3 +237,19 @@ def test_unreachable_url_names_the_host(api):
         result = run(ambari_cluster_info, api, url=f"http://127.0.0.1:{port}")
     assert result["failed"] and result["msg"].startswith(f"Cannot connect to Ambari at 127.0.0.1:{port}")
     assert "Traceback" not in result["msg"]
+
+
+def test_tls_failure_names_the_host_and_ca_path_fixes_it(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with running_api(tmp_path, tls=context) as api:
+        host = api.client.url.removeprefix("https://")
+        failed = run(ambari_cluster_info, api)
+        assert failed["failed"] and failed["msg"].startswith(f"TLS verification of Ambari at {host} failed")
+        assert "ca_path" in failed["msg"]
+        trusted = run(ambari_cluster_info, api, ca_path=str(cert))
+        assert not trusted.get("failed") and trusted["cluster"] == CLUSTER
