@@ -91,8 +91,8 @@ class Stream:
                                   "stats_cb": self._stats, "statistics.interval.ms": STATS_INTERVAL_MS,
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
         self.source_admin = AdminClient(self.config.admin("source"))
-        self.sync = TopicSync(self.source_admin, AdminClient(self.config.admin("target")), self.config.create_topics,
-                              self.config.replication_factor)
+        self.sync = TopicSync(self.source_admin, AdminClient(self.config.admin("target")), self.producer,
+                              self.config.create_topics, self.config.replication_factor)
         self.refresh()
         self.beat.state = "running"
         self._heartbeat(force=True)

@@ -19,10 +19,6 @@ RENAMED = {
 }
 # Java properties the mirror decides itself, or that mean nothing to librdkafka: dropped with a warning.
 IGNORED = {
-    "key.deserializer": "the mirror copies keys as bytes",
-    "value.deserializer": "the mirror copies values as bytes",
-    "key.serializer": "the mirror copies keys as bytes",
-    "value.serializer": "the mirror copies values as bytes",
     "enable.auto.commit": "the mirror commits source offsets itself, only up to what the target acknowledged",
     "auto.commit.interval.ms": "use --offset.commit.interval.ms",
     "consumer.timeout.ms": "MirrorMaker 1's old consumer setting; not needed",
@@ -120,7 +116,12 @@ def _cluster(role: str) -> str:
     return "source (primary)" if role == "consumer" else "target (secondary)"
 
 
+BYTES_SERDES = ("ByteArraySerializer", "ByteArrayDeserializer", "BytesSerializer", "BytesDeserializer")
+
+
 def _translate_one(key: str, value: str, role: str) -> dict[str, str]:
+    if key.endswith((".deserializer", ".serializer")) and value.rsplit(".", 1)[-1] in BYTES_SERDES:
+        return {}  # byte-preserving, which is what the mirror does anyway
     if key.endswith((".deserializer", ".serializer")) or key in ("key.converter", "value.converter"):
         raise ConfigError(f"{role}.properties: {key}={value}: a Java class cannot be loaded by the mirror, which "
                           "copies bytes as they are; remove the property")

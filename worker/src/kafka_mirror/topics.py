@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -11,6 +12,7 @@ from kafka_mirror.selection import TopicSelection
 
 log = logging.getLogger("kafka_mirror.topics")
 TIMEOUT_S = 30.0
+METADATA_WAIT_S = 30.0
 # Broker- or cluster-specific topic configs MirrorMaker 2 does not copy (DefaultConfigPropertyFilter).
 NOT_COPIED = frozenset({
     "follower.replication.throttled.replicas", "leader.replication.throttled.replicas",
@@ -34,8 +36,9 @@ def plan(source: dict[str, int], target: dict[str, int], create: bool) -> TopicP
                      grow={t: n for t, n in source.items() if t in target and target[t] < n})
 
 
-def partition_counts(admin: AdminClient, selection: TopicSelection | None = None) -> dict[str, int]:
-    topics = admin.list_topics(timeout=TIMEOUT_S).topics
+def partition_counts(client, selection: TopicSelection | None = None) -> dict[str, int]:
+    """Partitions per topic as `client` (an AdminClient, Producer or Consumer) sees the cluster."""
+    topics = client.list_topics(timeout=TIMEOUT_S).topics
     return {name: len(md.partitions) for name, md in topics.items()
             if md.error is None and (selection is None or selection.matches(name))}
 
@@ -51,42 +54,66 @@ def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
 class TopicSync:
     """Keeps the target's topics in step with the source's, as far as the mirror is allowed to."""
 
-    def __init__(self, source: AdminClient, target: AdminClient, create: bool, replication_factor: int) -> None:
+    def __init__(self, source: AdminClient, target: AdminClient, producer, create: bool,
+                 replication_factor: int) -> None:
         self.source = source
         self.target = target
+        self.producer = producer  # the target as the producer sees it: what produce() accepts
         self.create = create
         self.replication_factor = replication_factor
 
     def sync(self, source_counts: dict[str, int]) -> dict[str, int]:
         """Create and grow target topics; return the target's partition counts for the source topics."""
-        target_counts = partition_counts(self.target)
+        target_counts = partition_counts(self.producer)
         todo = plan(source_counts, target_counts, self.create)
-        if todo.create:
-            self._create(todo.create)
-        if todo.grow:
-            self._grow(todo.grow)
-        if todo.create or todo.grow:
-            target_counts = partition_counts(self.target)
+        done = {**self._create(todo.create), **self._grow(todo.grow)}
+        if done:
+            target_counts = self._await_metadata(done)
         return {t: target_counts[t] for t in source_counts if t in target_counts}
 
-    def _create(self, topics: dict[str, int]) -> None:
+    def _await_metadata(self, expected: dict[str, int]) -> dict[str, int]:
+        """Metadata lags behind creations (ours, or another stream's): wait, bounded, until it shows them."""
+        deadline = time.monotonic() + METADATA_WAIT_S
+        counts = partition_counts(self.producer)
+        while any(counts.get(t, 0) < n for t, n in expected.items()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            counts = partition_counts(self.producer)
+        late = sorted(t for t, n in expected.items() if counts.get(t, 0) < n)
+        if late:
+            log.warning("target metadata does not show %s yet after %.0fs; records go to the key-hash partition "
+                        "until the next refresh", ", ".join(late), METADATA_WAIT_S)
+        return counts
+
+    def _create(self, topics: dict[str, int]) -> dict[str, int]:
+        if not topics:
+            return {}
         new = [NewTopic(t, num_partitions=n, replication_factor=self.replication_factor,
                         config=self._configs(t)) for t, n in sorted(topics.items())]
+        created = {}
         for topic, future in self.target.create_topics(new, request_timeout=TIMEOUT_S).items():
             try:
                 future.result(timeout=TIMEOUT_S)
                 log.info("created target topic %s with %d partitions", topic, topics[topic])
             except KafkaException as exc:
-                self._report(exc, topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
+                    self._report(exc, topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
+                    continue
+            created[topic] = topics[topic]
+        return created
 
-    def _grow(self, topics: dict[str, int]) -> None:
+    def _grow(self, topics: dict[str, int]) -> dict[str, int]:
+        if not topics:
+            return {}
         grow = [NewPartitions(t, n) for t, n in sorted(topics.items())]
+        grown = {}
         for topic, future in self.target.create_partitions(grow, request_timeout=TIMEOUT_S).items():
             try:
                 future.result(timeout=TIMEOUT_S)
+                grown[topic] = topics[topic]
                 log.info("added partitions to target topic %s: now %d, as on the source", topic, topics[topic])
             except KafkaException as exc:
                 self._report(exc, topic, "add partitions to", f"ALTER on TOPIC {topic}")
+        return grown
 
     def _configs(self, topic: str) -> dict[str, str]:
         try:
@@ -99,8 +126,6 @@ class TopicSync:
     @staticmethod
     def _report(exc: KafkaException, topic: str, verb: str, acl: str) -> None:
         error = exc.args[0]
-        if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return
         if error.code() in DENIED:
             log.error("cannot %s target topic %s: %s; grant the mirror's principal %s, or create the topic "
                       "yourself", verb, topic, error.str(), acl)

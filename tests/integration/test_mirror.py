@@ -1,0 +1,265 @@
+"""kafka-mirror against the lab's real clusters: completeness, fidelity, crashes, new topics and partitions."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_changes import apply_block
+
+pytestmark = pytest.mark.integration
+MARKER = "# {mark} ambari_kafka.mirroring: advertise IP addresses"
+SNIPPET = """IP_ADDRESS=$(hostname -i)
+echo advertised.listeners=$IP_ADDRESS
+sed -i.bak -e '/advertised/{{/advertised@/!d;}}' {conf}/server.properties
+echo "advertised.listeners=PLAINTEXT://$IP_ADDRESS:9092" >> {conf}/server.properties"""
+
+
+@pytest.fixture(scope="module")
+def clusters(lab):
+    """Both clusters advertise their brokers' IPs (the article's first step), so the controller can reach them."""
+    for cluster in (lab.primary, lab.secondary):
+        _, env = cluster.desired("kafka-env")
+        content = apply_block(env["content"], SNIPPET.format(conf=f"{cluster.paths.host_view}/conf"), MARKER)
+        if content != env["content"]:
+            cluster.put("kafka-env", {**env, "content": content}, "test: advertise IPs")
+        if cluster.stale_hosts():
+            info, tasks = cluster.restart(cluster.stale_hosts())
+            assert info["request_status"] == "COMPLETED", tasks
+    return lab.primary.bootstrap, lab.secondary.bootstrap
+
+
+class Mirror:
+    """kafka-mirror as a process group of its own (supervisor + stream processes)."""
+
+    def __init__(self, workdir: Path, source: str, target: str, group: str, *args: str) -> None:
+        (workdir / "consumer.properties").write_text(f"bootstrap.servers={source}\ngroup.id={group}\n")
+        (workdir / "producer.properties").write_text(f"bootstrap.servers={target}\ncompression.type=none\n")
+        self.argv = [str(Path(sys.executable).parent / "kafka-mirror"), "--consumer.config",
+                     str(workdir / "consumer.properties"), "--producer.config", str(workdir / "producer.properties"),
+                     "--metrics.port", "0", *args]
+        self.log = open(workdir / f"mirror-{uuid.uuid4().hex[:6]}.log", "wb")
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, "STATE_DIRECTORY": str(workdir)})
+
+    def stop(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def kill9(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+
+def create(bootstrap: str, topic: str, partitions: int = 8, rf: int = 2) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, rf)]).values():
+        try:
+            future.result(30)
+        except Exception as exc:  # the article's topic may exist from an earlier run
+            assert "already exists" in str(exc), exc
+
+
+def count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "count"})
+    try:
+        md = consumer.list_topics(topic, timeout=30).topics[topic]
+        if md.error is not None:
+            return 0
+        return sum(hi - lo for lo, hi in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                                          for p in md.partitions))
+    except KafkaException:  # a topic being created: not there yet
+        return 0
+    finally:
+        consumer.close()
+
+
+def wait_count(bootstrap: str, topic: str, at_least: int, timeout: float, mirror: Mirror) -> int:
+    deadline = time.monotonic() + timeout
+    n = count(bootstrap, topic)
+    while n < at_least:
+        assert mirror.proc.poll() is None, f"kafka-mirror exited {mirror.proc.returncode}:\n{mirror.output()[-3000:]}"
+        assert time.monotonic() < deadline, f"{n}/{at_least} records on the target after {timeout}s:\n" + \
+            mirror.output()[-3000:]
+        time.sleep(0.5)
+        n = count(bootstrap, topic)
+    return n
+
+
+def lag(source: str, group: str, topic: str) -> int:
+    """Source records the group has not committed yet (the mirror commits only what the target acknowledged)."""
+    consumer = Consumer({"bootstrap.servers": source, "group.id": group})
+    try:
+        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+        return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(source: str, group: str, topic: str, timeout: float, mirror: Mirror) -> None:
+    deadline = time.monotonic() + timeout
+    behind = lag(source, group, topic)
+    while behind:
+        assert mirror.proc.poll() is None, f"kafka-mirror exited {mirror.proc.returncode}:\n{mirror.output()[-3000:]}"
+        assert time.monotonic() < deadline, f"still {behind} records behind after {timeout}s:\n" + \
+            mirror.output()[-3000:]
+        time.sleep(0.5)
+        behind = lag(source, group, topic)
+
+
+def read_all(bootstrap: str, topic: str) -> dict[int, list]:
+    """Every record of every partition, in order: (key, value, headers, timestamp)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    md = consumer.list_topics(topic, timeout=30).topics[topic]
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30) for p in md.partitions}
+    consumer.assign([TopicPartition(topic, p, lo) for p, (lo, _) in ends.items()])
+    out: dict[int, list] = {p: [] for p in md.partitions}
+    remaining = sum(hi - lo for lo, hi in ends.values())
+    deadline = time.monotonic() + 120
+    while remaining and time.monotonic() < deadline:
+        for m in consumer.consume(10000, 1.0):
+            assert m.error() is None, m.error()
+            if m.offset() < ends[m.partition()][1]:  # up to the ends seen at the start, whatever arrives meanwhile
+                out[m.partition()].append((m.key(), m.value(), m.headers(), m.timestamp()))
+                remaining -= 1
+    consumer.close()
+    assert remaining == 0, f"{remaining} records not read back from {topic}"
+    return out
+
+
+def produce(bootstrap: str, topic: str, n: int, start: int = 0, size: int = 100, keys: int = 1000) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True})
+    pad = b"x" * max(0, size - 12)
+    for i in range(start, start + n):
+        key = None if i % 997 == 0 else b"k%d" % (i % keys)  # some null keys
+        value = None if i % 991 == 0 else b"%012d" % i + pad  # some null values (tombstones)
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=[("seq", b"%d" % i), ("origin", b"primary")])
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+
+
+def test_the_articles_command_and_files_mirror_testtopic(clusters, tmp_path):
+    source, target = clusters
+    create(source, "testtopic")  # the article: RF 2, 8 partitions
+    run_id = uuid.uuid4().hex.encode()
+    producer = Producer({"bootstrap.servers": source})
+    for i in range(1000):
+        producer.produce("testtopic", run_id + b"-%d" % i)
+    producer.flush(30)
+    mirror = Mirror(tmp_path, source, target, "mirrorgroup", "--whitelist", "testtopic", "--num.streams", "4")
+    try:
+        deadline = time.monotonic() + 90
+        found: set[bytes] = set()
+        while len(found) < 1000:
+            assert time.monotonic() < deadline, f"{len(found)}/1000 records arrived:\n{mirror.output()[-3000:]}"
+            time.sleep(1)
+            found = {v for records in read_all(target, "testtopic").values() for _, v, _, _ in records
+                     if v and v.startswith(run_id)}
+    finally:
+        assert mirror.stop() == 0, mirror.output()[-3000:]
+
+
+def test_200k_records_arrive_complete_ordered_and_faithful_and_sigterm_commits(clusters, tmp_path):
+    source, target = clusters
+    topic = f"faithful-{uuid.uuid4().hex[:8]}"
+    create(source, topic)
+    produce(source, topic, 200_000)
+    mirror = Mirror(tmp_path, source, target, f"g-{topic}", "--whitelist", topic, "--num.streams", "2",
+                    "--offset.commit.interval.ms", "1000")
+    try:
+        wait_count(target, topic, 200_000, 180, mirror)
+    finally:
+        code = mirror.stop()
+    assert code == 0, mirror.output()[-3000:]
+    src, dst = read_all(source, topic), read_all(target, topic)
+    assert {p: len(r) for p, r in dst.items()} == {p: len(r) for p, r in src.items()}  # same partition, no extra
+    assert dst == src  # key, value, headers, timestamp; record by record, so per-key order too
+    nulls = [r for records in dst.values() for r in records if r[0] is None or r[1] is None]
+    assert nulls  # null keys and null values were among them and kept
+    # SIGTERM committed everything the target had acknowledged: the group is at the end of every partition.
+    consumer = Consumer({"bootstrap.servers": source, "group.id": f"g-{topic}"})
+    committed = consumer.committed([TopicPartition(topic, p) for p in src], timeout=30)
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in src}
+    consumer.close()
+    assert {tp.partition: tp.offset for tp in committed} == ends
+
+
+def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path):
+    source, target = clusters
+    topic = f"crash-{uuid.uuid4().hex[:8]}"
+    n = 300_000
+    create(source, topic)
+    produce(source, topic, n)
+    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000")
+    mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    wait_count(target, topic, n // 3, 120, mirror)
+    mirror.kill9()  # the supervisor and both streams, mid-stream
+    on_target = count(target, topic)
+    beyond_commit = on_target - (n - lag(source, f"g-{topic}", topic))  # mirrored, but not committed at the kill
+    assert on_target < n, "the whole topic was copied before the kill: nothing was tested"
+    again = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    try:
+        wait_caught_up(source, f"g-{topic}", topic, 180, again)
+    finally:
+        assert again.stop() == 0, again.output()[-3000:]
+    seqs = [int(dict(h)["seq"]) for records in read_all(target, topic).values() for _, _, h, _ in records]
+    missing = set(range(n)) - set(seqs)
+    duplicates = len(seqs) - len(set(seqs))
+    print(f"\nkill -9 mid-stream: {len(missing)} missing, {duplicates} duplicates out of {n} records "
+          f"({beyond_commit} were on the target beyond the last commit at the kill)")
+    assert not missing
+    assert duplicates <= beyond_commit  # duplicates are exactly what was in flight since the last commit
+
+
+def test_new_topics_and_partitions_are_picked_up_without_a_restart(clusters, tmp_path):
+    source, target = clusters
+    prefix = f"dyn-{uuid.uuid4().hex[:8]}"
+    create(source, f"{prefix}-a", partitions=2)
+    produce(source, f"{prefix}-a", 100)
+    mirror = Mirror(tmp_path, source, target, f"g-{prefix}", "--include", f"{prefix}-.*",
+                    "--topic.refresh.interval.ms", "2000", "--offset.commit.interval.ms", "1000")
+    try:
+        wait_count(target, f"{prefix}-a", 100, 60, mirror)
+        create(source, f"{prefix}-b", partitions=3)
+        produce(source, f"{prefix}-b", 100)
+        wait_count(target, f"{prefix}-b", 100, 60, mirror)
+        src_admin = AdminClient({"bootstrap.servers": source})
+        src_admin.create_partitions([NewPartitions(f"{prefix}-a", 4)])[f"{prefix}-a"].result(30)
+        deadline = time.monotonic() + 60
+        while len(AdminClient({"bootstrap.servers": target}).list_topics(timeout=30)
+                  .topics[f"{prefix}-a"].partitions) < 4:
+            assert time.monotonic() < deadline, mirror.output()[-3000:]
+            time.sleep(0.5)
+        producer = Producer({"bootstrap.servers": source})
+        producer.produce(f"{prefix}-a", b"to-partition-3", partition=3)
+        producer.flush(30)
+        deadline = time.monotonic() + 60
+        while not [r for r in read_all(target, f"{prefix}-a").get(3, []) if r[1] == b"to-partition-3"]:
+            assert time.monotonic() < deadline, mirror.output()[-3000:]
+            time.sleep(0.5)
+    finally:
+        assert mirror.stop() == 0, mirror.output()[-3000:]
