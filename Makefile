@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: deps venv lab-up lab-down lab-status lint sanity test test-unit test-contract test-integration bench-fleet clean
+.PHONY: demo deps venv lab-up lab-down lab-status lint sanity test test-unit test-contract test-integration bench-fleet clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -22,6 +22,11 @@ venv: $(VENV)/.installed
 
 lab-up: deps venv
 	$(VENV)/bin/kafka-lab up
+
+demo: deps venv
+	$(VENV)/bin/kafka-lab up --node
+	$(VENV)/bin/ansible-playbook playbooks/setup-mirroring.yml
+	$(PY) scripts/demo.py
 
 lab-down: venv
 	$(VENV)/bin/kafka-lab down

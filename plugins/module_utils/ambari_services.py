@@ -53,8 +53,15 @@ class Plan:
     service_in_maintenance: bool
 
 
-def plan(host_components, state, restart, components):
-    """Pure: which host components the run acts on."""
+def plan(host_components, state, restart, components, also_stale=()):
+    """Pure: which host components the run acts on.
+
+    `also_stale`: (host, component) pairs to treat as stale, e.g. what ambari_config reported it would make stale
+    in check mode, where nothing was written and Ambari reports nothing stale yet.
+    """
+    extra = set(also_stale)
+    host_components = [hc if (hc.host, hc.component) not in extra else HostComponent(
+        hc.host, hc.component, hc.state, True, hc.maintenance) for hc in host_components]
     chosen = [hc for hc in host_components if not components or hc.component in components]
     if state == "restarted":
         wanted = [hc for hc in chosen if restart == "always" or hc.stale]
@@ -88,7 +95,8 @@ def run_ambari_service(module, client):
     if unknown:
         raise AmbariError("Cannot change service '%s' on %s: it has no component %s (it has %s)"
                           % (service, cluster, ", ".join(unknown), ", ".join(sorted({hc.component for hc in found}))))
-    todo = plan(found, p["state"], p["restart"], p["components"])
+    also = [(c["host"], c["component"]) for c in p["stale_components"] or []]
+    todo = plan(found, p["state"], p["restart"], p["components"], also)
     key = {"restarted": "restarted", "started": "started", "stopped": "stopped"}[p["state"]]
     result = {"changed": bool(todo.act), "cluster": cluster, "service": service, "state": p["state"],
               key: [hc.as_dict() for hc in todo.act], "skipped": [hc.as_dict() for hc in todo.skipped],

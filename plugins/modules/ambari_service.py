@@ -72,6 +72,14 @@ options:
   context:
     description: The request context Ambari shows in its operations list.
     type: str
+  stale_components:
+    description:
+      - Host components to treat as stale besides those Ambari reports, as C(host) and C(component), for example
+        the RV(ambari_kafka.mirroring.ambari_config#module:stale_components) of a config change. In check mode,
+        where the change was not written, this makes the restart that would follow show up.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -177,6 +185,7 @@ def main():
         batch_separation=dict(type="int", default=60),
         failure_tolerance=dict(type="int", default=0),
         context=dict(type="str"),
+        stale_components=dict(type="list", elements="dict", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params["batch_size"] < 1:

@@ -53,8 +53,10 @@ def test_topic_plan():
 def test_health_ready_only_when_every_stream_runs_and_commits(tmp_path):
     write_heartbeat(tmp_path, Heartbeat(stream=0, pid=1, state="running", assigned=4, last_commit=time.time()))
     write_heartbeat(tmp_path, Heartbeat(stream=1, pid=2, state="running", assigned=0))
+    assert not health(tmp_path, 2, 5.0, [True, True])[0]  # stream 1 has not checkpointed: not in the group yet
+    write_heartbeat(tmp_path, Heartbeat(stream=1, pid=2, state="running", assigned=0, last_commit=time.time()))
     ready, body = health(tmp_path, 2, 5.0, [True, True])
-    assert ready and body["status"] == "ready"
+    assert ready and body["status"] == "ready"  # no partitions, but checkpointing: healthy
     assert not health(tmp_path, 2, 5.0, [True, False])[0]  # a dead stream
     write_heartbeat(tmp_path, Heartbeat(stream=0, pid=1, state="running", assigned=4, last_commit=time.time() - 600))
     ready, body = health(tmp_path, 2, 5.0, [True, True])

@@ -73,15 +73,17 @@ def read_heartbeats(directory: Path) -> list[dict[str, Any]]:
 
 
 def health(directory: Path, streams: int, commit_interval_s: float, alive: list[bool]) -> tuple[bool, dict]:
-    """Ready: every stream process alive and running, and each one with partitions committing recently."""
+    """Ready: every stream process alive, running, and checkpointing (committing) recently."""
     now = time.time()
     beats = {b["stream"]: b for b in read_heartbeats(directory)}
     bound = max(3 * commit_interval_s, 60.0)
     report = []
     for i in range(streams):
         b = beats.get(i)
-        ok = alive[i] and b is not None and b["state"] == "running" and (
-            b["assigned"] == 0 or (b["last_commit"] and now - b["last_commit"] <= bound))
+        # A checkpoint runs every commit interval, with or without partitions: one recent checkpoint means the
+        # stream joined the group and commits (a stream left without partitions is healthy too).
+        ok = alive[i] and b is not None and b["state"] == "running" and bool(b["last_commit"]) and \
+            now - b["last_commit"] <= bound
         report.append({"stream": i, "alive": alive[i], "ready": bool(ok),
                        "state": b["state"] if b else "starting", "assigned": b["assigned"] if b else 0,
                        "seconds_since_last_commit": round(now - b["last_commit"], 1) if b and b["last_commit"] else None})
