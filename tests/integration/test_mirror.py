@@ -13,27 +13,15 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_changes import apply_block
+from .playbook import playbook
 
 pytestmark = pytest.mark.integration
-MARKER = "# {mark} ambari_kafka.mirroring: advertise IP addresses"
-SNIPPET = """IP_ADDRESS=$(hostname -i)
-echo advertised.listeners=$IP_ADDRESS
-sed -i.bak -e '/advertised/{{/advertised@/!d;}}' {conf}/server.properties
-echo "advertised.listeners=PLAINTEXT://$IP_ADDRESS:9092" >> {conf}/server.properties"""
 
 
 @pytest.fixture(scope="module")
 def clusters(lab):
-    """Both clusters advertise their brokers' IPs (the article's first step), so the controller can reach them."""
-    for cluster in (lab.primary, lab.secondary):
-        _, env = cluster.desired("kafka-env")
-        content = apply_block(env["content"], SNIPPET.format(conf=f"{cluster.paths.host_view}/conf"), MARKER)
-        if content != env["content"]:
-            cluster.put("kafka-env", {**env, "content": content}, "test: advertise IPs")
-        if cluster.stale_hosts():
-            info, tasks = cluster.restart(cluster.stale_hosts())
-            assert info["request_status"] == "COMPLETED", tasks
+    """Both clusters set up by the playbook's network step, so the controller reaches every broker by IP."""
+    playbook("playbooks/setup-mirroring.yml")
     return lab.primary.bootstrap, lab.secondary.bootstrap
 
 
