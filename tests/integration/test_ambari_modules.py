@@ -2,37 +2,22 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from .playbook import module_run
 from .test_lab_brokers import DESCRIBE
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def ansible(module: str, cluster, args: dict, check: bool = False, diff: bool = False, password: str | None = None,
             url: str | None = None) -> dict:
-    """Run one module with `ansible` (ad hoc, json callback); the password travels in the environment."""
-    argv = [str(Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-            "-e", f"ansible_python_interpreter={sys.executable}", "-m", f"ambari_kafka.mirroring.{module}"]
-    argv += ["-a", json.dumps(args)] if args else []
-    argv += ["--check"] if check else []
-    argv += ["--diff"] if diff else []
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-           "ANSIBLE_NOCOLOR": "1", "AMBARI_URL": url or cluster.client.url,
+    """An ambari_* module against a lab cluster; the password travels in the environment."""
+    env = {"AMBARI_URL": url or cluster.client.url,
            "AMBARI_PASSWORD": password if password is not None else cluster.client.password}
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-    start = proc.stdout.find("localhost | ")
-    assert start >= 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout[proc.stdout.index("=>", start) + 2:])
-    result["diff_text"] = proc.stdout[:start]  # --diff output is printed before the result
-    result["failed"] = proc.stdout.startswith("localhost | FAILED", start)
-    return result
+    return module_run(module, args, env, check=check, diff=diff)
 
 
 def broker_values(cluster, key: str) -> dict:

@@ -10,13 +10,24 @@ from confluent_kafka.admin import AdminClient
 pytestmark = pytest.mark.integration
 
 DESCRIBE = """
-import json, sys
+import json, sys, time
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
 admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+deadline = time.monotonic() + 60  # a cluster just restarted settles first: every broker in the metadata
+while len(admin.list_topics(timeout=30).brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
+    time.sleep(1)
 values = {}
 for node in sys.argv[3:]:  # one BROKER resource per call
-    for resource, future in admin.describe_configs([ConfigResource("broker", node)], request_timeout=30).items():
-        values[resource.name] = future.result(timeout=30)[sys.argv[2]].value
+    for attempt in range(3):
+        try:
+            for resource, future in admin.describe_configs([ConfigResource("broker", node)],
+                                                           request_timeout=30).items():
+                values[resource.name] = future.result(timeout=30)[sys.argv[2]].value
+            break
+        except (KafkaException, TimeoutError):
+            if attempt == 2:
+                raise
 print(json.dumps(values))
 """
 

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: ambari_kafka.mirroring contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The Kafka connection options every kafka_* module shares (module_utils.kafka.kafka_argument_spec)."""
+
+    DOCUMENTATION = r"""
+options:
+  bootstrap_servers:
+    description:
+      - Brokers to bootstrap from, C(host:port) separated by commas, for example the RV(ambari_kafka.mirroring.ambari_cluster_info#module:bootstrap_servers)
+        of the cluster.
+      - If not set, the environment variable E(KAFKA_BOOTSTRAP_SERVERS) is used.
+    type: str
+    required: true
+  security_protocol:
+    description: How to talk to the brokers.
+    type: str
+    choices: [PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL]
+    default: PLAINTEXT
+  sasl_mechanism:
+    description: SASL mechanism, with O(security_protocol=SASL_PLAINTEXT) or O(security_protocol=SASL_SSL).
+    type: str
+    choices: [PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI]
+  sasl_username:
+    description: SASL user.
+    type: str
+  sasl_password:
+    description:
+      - SASL password. Never logged.
+      - If not set, the environment variable E(KAFKA_SASL_PASSWORD) is used.
+    type: str
+  ssl_ca_location:
+    description: PEM file of the CA that signed the brokers' certificates.
+    type: path
+  ssl_certificate_location:
+    description: PEM client certificate, for mutual TLS.
+    type: path
+  ssl_key_location:
+    description: PEM client key, for mutual TLS.
+    type: path
+  ssl_key_password:
+    description: Password of O(ssl_key_location). Never logged.
+    type: str
+  request_timeout:
+    description: Seconds to wait for each admin request.
+    type: int
+    default: 30
+requirements:
+  - confluent-kafka >= 2.13 on the controller
+"""

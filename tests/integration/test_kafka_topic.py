@@ -1,0 +1,69 @@
+"""kafka_topic through ansible-core against the lab's real brokers."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from .playbook import module_run, playbook
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def bootstrap(lab):
+    playbook("playbooks/setup-mirroring.yml")  # brokers reachable by IP from the controller
+    return lab.primary.bootstrap
+
+
+def topic_run(bootstrap: str, args: dict, check: bool = False) -> dict:
+    return module_run("kafka_topic", args, {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}, check=check, diff=True)
+
+
+def describe(bootstrap: str, name: str) -> tuple[int, int, dict]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(topic=name, timeout=30).topics[name]
+    if md.error is not None:
+        return 0, 0, {}
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    entries = admin.describe_configs([resource])[resource].result(30)
+    overrides = {k: e.value for k, e in entries.items() if e.source == 1}
+    return len(md.partitions), len(md.partitions[0].replicas), overrides
+
+
+def test_check_create_grow_reconfigure_rerun(bootstrap):
+    name = f"topic-{uuid.uuid4().hex[:8]}"
+    args = {"name": name, "partitions": 8, "replication_factor": 2, "config": {"retention.ms": 3600000}}
+    checked = topic_run(bootstrap, args, check=True)
+    assert checked["changed"] and "+partitions=8" in checked["diff_text"]
+    assert describe(bootstrap, name) == (0, 0, {})  # validate_only: nothing created
+    created = topic_run(bootstrap, args)
+    assert created["changed"] and (created["partitions"], created["replication_factor"]) == (8, 2)
+    assert describe(bootstrap, name) == (8, 2, {"retention.ms": "3600000"})
+    assert not topic_run(bootstrap, args)["changed"]
+    grown = topic_run(bootstrap, {**args, "partitions": 12, "config": {"retention.ms": 7200000}})
+    assert grown["changed"] and "-partitions=8" in grown["diff_text"] and "+partitions=12" in grown["diff_text"]
+    assert describe(bootstrap, name) == (12, 2, {"retention.ms": "7200000"})
+    purged = topic_run(bootstrap, {"name": name, "config": {}, "purge": True})
+    assert purged["changed"] and describe(bootstrap, name)[2] == {}
+    assert not topic_run(bootstrap, {"name": name, "config": {}, "purge": True})["changed"]
+    assert topic_run(bootstrap, {"name": name, "state": "absent"})["changed"]
+    assert describe(bootstrap, name) == (0, 0, {})
+
+
+def test_bad_requests_fail_clearly(bootstrap):
+    name = f"topic-{uuid.uuid4().hex[:8]}"
+    topic_run(bootstrap, {"name": name, "partitions": 4, "replication_factor": 2})
+    decrease = topic_run(bootstrap, {"name": name, "partitions": 2})
+    assert decrease["failed"] and "Cannot decrease the partitions of topic" in decrease["msg"]
+    rf = topic_run(bootstrap, {"name": name, "replication_factor": 3})
+    assert rf["failed"] and "Cannot change the replication factor" in rf["msg"]
+    internal = topic_run(bootstrap, {"name": "__consumer_offsets", "state": "absent"})
+    assert internal["failed"] and "internal to Kafka" in internal["msg"]
+    unknown = topic_run(bootstrap, {"name": name, "config": {"no.such.config": "1"}}, check=True)
+    assert unknown["failed"] and unknown["msg"].startswith(f"Cannot reconfigure topic '{name}'")
+    assert "no.such.config" in unknown["msg"]
+    for result in (decrease, rf, internal, unknown):
+        assert "Traceback" not in str(result)
+    assert describe(bootstrap, name)[0] == 4  # nothing was changed by the refused requests
