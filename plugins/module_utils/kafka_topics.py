@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_changes import normalize
@@ -86,17 +87,46 @@ def plan(name, current, state, partitions, replication_factor, config, purge):
     return TopicPlan(current, after, grow_to=grow, set_config=set_config, delete_config=tuple(sorted(drop)))
 
 
-def read_topic(admin, name, timeout):
+def read_topic(admin, name, timeout, clock=time.monotonic, sleeper=time.sleep):
+    """The topic as the cluster reports it; only UNKNOWN_TOPIC_OR_PART means it does not exist."""
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import ConfigResource
 
+    deadline = clock() + timeout
     md = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
+    while md is not None and md.error is not None and md.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+        if clock() > deadline:  # e.g. LEADER_NOT_AVAILABLE that never clears
+            raise KafkaModuleError("Cannot read topic '%s': %s" % (name, md.error.str()))
+        sleeper(0.2)
+        md = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
     if md is None or md.error is not None:
         return TopicState(False)
     replicas = [len(p.replicas) for p in md.partitions.values()]
     resource = ConfigResource(ConfigResource.Type.TOPIC, name)
-    entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+    try:
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise
+        # Metadata (from one broker) and configs (from another) disagree while a creation or deletion spreads:
+        # the topic is not there for every broker yet; read_settled polls until the cluster agrees.
+        return TopicState(False)
     config = {k: e.value for k, e in entries.items() if e.source == DYNAMIC_TOPIC_CONFIG}
     return TopicState(True, len(md.partitions), max(replicas) if replicas else 0, config)
+
+
+def read_settled(admin, name, expected, timeout, clock=time.monotonic, sleeper=time.sleep):
+    """The topic as the cluster reports it once its metadata shows the change (it lags behind the request)."""
+    def settled(state):
+        return state.exists == expected.exists and state.partitions >= expected.partitions and (
+            not expected.exists or state.config == expected.config)
+
+    deadline = clock() + timeout
+    state = read_topic(admin, name, timeout)
+    while not settled(state) and clock() < deadline:
+        sleeper(0.2)
+        state = read_topic(admin, name, timeout)
+    return state
 
 
 def apply(admin, name, todo, validate_only, timeout):
@@ -144,8 +174,8 @@ def run_kafka_topic(module, admin):
     after = todo.after
     if todo.changed:
         apply(admin, p["name"], todo, module.check_mode, timeout)
-        if not module.check_mode and not todo.delete:
-            after = read_topic(admin, p["name"], timeout)  # e.g. the replication factor the broker chose
+        if not module.check_mode:
+            after = read_settled(admin, p["name"], todo.after, timeout)
     result = {"changed": todo.changed, "topic": p["name"], **after.as_dict()}
     if module._diff:
         result["diff"] = todo.diff(p["name"])
