@@ -1,4 +1,5 @@
-"""make demo: the lab, the playbook, then the article's mirror command, records typed on the primary read back.
+"""make demo: the lab, the playbook (network, testtopic: RF 2, 8 partitions), then the article's mirror command,
+records typed on the primary read back from the secondary.
 
 Until the mirror_worker role deploys kafka-mirror to the worker node as a systemd service (issue 5), the demo runs
 it on the controller with the article's command line and files.
@@ -17,8 +18,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -46,14 +46,6 @@ def main() -> None:
     primary = cluster_info("http://127.0.0.1:8080")["bootstrap_servers"]
     secondary = cluster_info("http://127.0.0.1:8081")["bootstrap_servers"]
     print(f"primary brokers:   {primary}\nsecondary brokers: {secondary}")
-
-    step("Create testtopic on the primary (replication factor 2, 8 partitions, as the article)")
-    admin = AdminClient({"bootstrap.servers": primary})
-    try:
-        admin.create_topics([NewTopic("testtopic", 8, 2)])["testtopic"].result(30)
-        print("created testtopic")
-    except KafkaException as exc:
-        print(f"testtopic: {exc.args[0].str()}")
 
     work = Path(tempfile.mkdtemp(prefix="kafka-mirror-demo-"))
     for name, text in (("consumer.properties", f"bootstrap.servers={primary}\ngroup.id=mirrorgroup\n"),

@@ -75,10 +75,10 @@ def plan(name, current, state, partitions, replication_factor, config, purge):
                                "partitions. Create a new topic with %d partitions and move the data to it."
                                % (name, current.partitions, partitions, partitions))
     if replication_factor is not None and replication_factor != current.replication_factor:
+        values = (name, current.replication_factor, replication_factor, replication_factor)
         raise KafkaModuleError("Cannot change the replication factor of topic '%s' from %d to %d: this module sets it "
                                "at creation only. Reassign the partitions with kafka-reassign-partitions.sh, then "
-                               "set replication_factor: %d here." % (name, current.replication_factor,
-                                                                      replication_factor, replication_factor))
+                               "set replication_factor: %d here." % values)
     set_config = {k: v for k, v in wanted.items() if current.config.get(k) != v}
     drop = [k for k in current.config if (purge and k not in wanted) or k in removed]
     after_config = {**{k: v for k, v in current.config.items() if k not in drop}, **wanted}
