@@ -90,7 +90,7 @@ def lab() -> Lab:
     home = Path(os.environ.get("KAFKA_LAB_HOME", DEFAULT_HOME))
     running = load_config(home) is not None and daemon_pid(Paths(home)) is not None
     if not running:
-        kafka_lab("--home", str(home), "up")
+        kafka_lab("--home", str(home), "up", "--node")  # the playbook deploys the mirror to the node
     config = load_config(home)
     password = Paths(home).password_file.read_text().strip()
     real = [c for c in config.clusters() if not c.simulated]
