@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo deps venv lab-up lab-down lab-status lint sanity test test-unit test-contract test-integration bench-fleet clean
+.PHONY: demo deps venv lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration bench-fleet clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -49,8 +49,12 @@ lint: venv
 
 sanity: lint
 
+molecule: deps venv
+	$(VENV)/bin/molecule test
+
 test: deps venv lint
 	$(PY) -m pytest -q tests
+	$(VENV)/bin/molecule test
 
 bench-fleet: deps venv
 	$(PY) bench/fleet_noop.py --clusters 20 --forks 5 20
