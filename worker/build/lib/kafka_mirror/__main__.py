@@ -1,3 +1,0 @@
-from kafka_mirror.cli import main
-
-main()
