@@ -13,17 +13,17 @@ DESCRIBE = """
 import json, sys, time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+conf = {"bootstrap.servers": sys.argv[1]}
 deadline = time.monotonic() + 60  # a cluster just restarted settles first: every broker in the metadata
-while len(admin.list_topics(timeout=30).brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
+while len(AdminClient(conf).list_topics(timeout=30).brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
     time.sleep(1)
 values = {}
 for node in sys.argv[3:]:  # one BROKER resource per call
-    for attempt in range(3):
+    for attempt in range(3):  # a fresh client each time: one stuck connection must not decide
         try:
-            for resource, future in admin.describe_configs([ConfigResource("broker", node)],
-                                                           request_timeout=30).items():
-                values[resource.name] = future.result(timeout=30)[sys.argv[2]].value
+            futures = AdminClient(conf).describe_configs([ConfigResource("broker", node)], request_timeout=20)
+            for resource, future in futures.items():
+                values[resource.name] = future.result(timeout=20)[sys.argv[2]].value
             break
         except (KafkaException, TimeoutError):
             if attempt == 2:

@@ -145,7 +145,8 @@ def cmd_up(args: argparse.Namespace) -> None:
                        gateway_auth=args.gateway_auth if args.gateway_auth is not None else (
                            previous.gateway_auth if previous else False),
                        sim_clusters=args.sim_clusters if args.sim_clusters is not None else (
-                           previous.sim_clusters if previous else 0))
+                           previous.sim_clusters if previous else 0),
+                       node=args.node if args.node is not None else (previous.node if previous else False))
     if previous and previous.brokers != config.brokers:
         raise LabError(f"This lab has {previous.brokers} broker(s) per cluster; to change it run "
                        f"`kafka-lab destroy` first (it deletes the lab's state in {args.home})")
@@ -167,7 +168,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     wait_api(config)
     start_brokers(config)
     wait_metadata(config)
-    if args.node:
+    if config.node:
         from kafka_lab import node
         node.up(paths, real[1])
     print_status(config)
@@ -266,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--gateway-auth", action=argparse.BooleanOptionalAction, default=None,
                     help="answer bad credentials with 401 like HDInsight's gateway")
     up.add_argument("--sim-clusters", type=int, help="additional simulated clusters for fleet tests")
-    up.add_argument("--node", action="store_true", help="also boot the systemd worker node (nspawn)")
+    up.add_argument("--node", action=argparse.BooleanOptionalAction, default=None,
+                    help="also boot the systemd worker node (nspawn); kept for later `up`s")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything, keep the state").set_defaults(func=cmd_down)
     sub.add_parser("destroy", help="down, then delete the state").set_defaults(func=cmd_destroy)

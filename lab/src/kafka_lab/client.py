@@ -6,7 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_lab.errors import LabError
@@ -28,7 +28,7 @@ class Response:
 class AmbariClient:
     url: str  # http://127.0.0.1:8080
     username: str
-    password: str
+    password: str = field(repr=False)  # never in reprs, test reports or logs
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
              auth: bool = True, csrf: bool = True) -> Response:

@@ -67,6 +67,7 @@ class LabConfig:
     ambari_version: str = "2.7"  # "2.6": tag required, `user` in desired_configs
     gateway_auth: bool = False  # answer bad credentials with 401 like HDInsight's gateway
     sim_clusters: int = 0
+    node: bool = False  # the systemd worker node
     base_port: int = 8080
     sim_base_port: int = 8100
     username: str = "admin"

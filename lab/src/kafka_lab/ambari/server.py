@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
@@ -27,7 +27,7 @@ BAD_LOGIN = "Unable to sign in. Invalid username/password combination."
 @dataclass(frozen=True)
 class Credentials:
     username: str
-    password: str
+    password: str = field(repr=False)
     gateway: bool = False  # HDInsight's gateway answers 401 itself
 
 
