@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,11 @@ def main() -> None:
     parser.add_argument("--forks", type=int, default=20)
     args = parser.parse_args()
     home = Path(os.environ.get("KAFKA_LAB_HOME", DEFAULT_HOME))
+    # Fresh simulated clusters, so that the first run really converges them.
+    subprocess.run([sys.executable, "-m", "kafka_lab.cli", "up", "--sim-clusters", "0"], check=True,
+                   stdout=subprocess.DEVNULL)
+    for state in (home / "clusters").glob("sim-*"):
+        shutil.rmtree(state)
     subprocess.run([sys.executable, "-m", "kafka_lab.cli", "up", "--sim-clusters", str(2 * args.pairs)], check=True,
                    stdout=subprocess.DEVNULL)
     sims = [c for c in load_config(home).clusters() if c.simulated][: 2 * args.pairs]
