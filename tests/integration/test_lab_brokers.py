@@ -21,7 +21,8 @@ values = {}
 for node in sys.argv[3:]:  # one BROKER resource per call
     for attempt in range(3):  # a fresh client each time: one stuck connection must not decide
         try:
-            futures = AdminClient(conf).describe_configs([ConfigResource("broker", node)], request_timeout=20)
+            admin = AdminClient(conf)  # keep a reference: a collected client destroys its pending requests
+            futures = admin.describe_configs([ConfigResource("broker", node)], request_timeout=20)
             for resource, future in futures.items():
                 values[resource.name] = future.result(timeout=20)[sys.argv[2]].value
             break

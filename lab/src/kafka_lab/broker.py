@@ -120,11 +120,16 @@ class BrokerHost:
             if STARTED_MARKER in text:
                 return f"Kafka broker on {self.host.fqdn} started (pid {proc.pid})"
             if proc.poll() is not None:
-                raise TaskFailed(f"Kafka broker on {self.host.fqdn} exited with code {proc.returncode} "
-                                 f"during start-up:\n{error_excerpt(self._read_from(offset))}")
+                raise self._failed(f"exited with code {proc.returncode} during start-up", offset)
             time.sleep(0.25)
-        raise TaskFailed(f"Kafka broker on {self.host.fqdn} did not log '{STARTED_MARKER}' within "
-                         f"{START_TIMEOUT_S:.0f}s:\n{error_excerpt(self._read_from(offset))}")
+        raise self._failed(f"did not log '{STARTED_MARKER}' within {START_TIMEOUT_S:.0f}s", offset)
+
+    def _failed(self, what: str, offset: int) -> TaskFailed:
+        """The broker's error lines, then one closing line with the cause, as Ambari's stack scripts end with
+        `resource_management.core.exceptions.Fail: ...` (clients show the last lines)."""
+        text = self._read_from(offset)
+        return TaskFailed(f"Kafka broker on {self.host.fqdn} {what}:\n{error_excerpt(text)}\n"
+                          f"Fail: Kafka broker on {self.host.fqdn} {what}: {first_cause(text)}")
 
     def _read_from(self, offset: int) -> str:
         with open(self.out_file, "rb") as f:
@@ -149,6 +154,15 @@ class BrokerHost:
         self.pid_file.unlink(missing_ok=True)
         how = f"killed after {grace_s:.0f}s without a controlled shutdown" if killed else "stopped"
         return f"Kafka broker on {self.host.fqdn} {how} (pid {pid})"
+
+
+def first_cause(text: str) -> str:
+    """The first exception message of a broker's output, else its first ERROR line."""
+    lines = text.splitlines()
+    for line in lines:
+        if "Exception: " in line or "Error: " in line:
+            return line.strip()
+    return next((line.strip() for line in lines if " ERROR " in line), "no error logged")
 
 
 def error_excerpt(text: str, limit: int = 40) -> str:

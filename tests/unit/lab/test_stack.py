@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kafka_lab import stack
 from kafka_lab.ambari.operations import _aggregate
-from kafka_lab.broker import error_excerpt
+from kafka_lab.broker import error_excerpt, first_cause
 from kafka_lab.layout import LabConfig
 
 CLUSTER = LabConfig(brokers=3).clusters()[0]
@@ -67,3 +67,13 @@ def test_error_excerpt_picks_the_reason():
                      "detail", "[x] INFO more"])
     assert error_excerpt(out).splitlines() == ["[x] ERROR Exiting Kafka due to fatal exception", "cause line", "detail"]
     assert error_excerpt("a\nb") == "a\nb"
+
+
+def test_first_cause_is_the_first_exception_message():
+    out = "\n".join(["[x] ERROR Unable to start acceptor (kafka.network.DataPlaneAcceptor)",
+                     "org.apache.kafka.common.KafkaException: Socket server failed to bind to nohost::9092: Unresolved",
+                     "Caused by: java.net.SocketException: Unresolved address"])
+    assert first_cause(out) == ("org.apache.kafka.common.KafkaException: Socket server failed to bind to "
+                                "nohost::9092: Unresolved")
+    assert first_cause("[x] ERROR something (y)") == "[x] ERROR something (y)"
+    assert first_cause("") == "no error logged"
