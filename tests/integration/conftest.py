@@ -17,6 +17,29 @@ from kafka_lab.client import AmbariClient
 from kafka_lab.layout import DEFAULT_HOME, ClusterSpec, LabConfig, Paths, load_config
 
 REQUEST_TIMEOUT_S = 180.0
+DESCRIBE = """
+import json, sys, time
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource
+conf = {"bootstrap.servers": sys.argv[1]}
+deadline = time.monotonic() + 60  # a cluster just restarted settles first: every broker in the metadata
+while len(AdminClient(conf).list_topics(timeout=30).brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
+    time.sleep(1)
+values = {}
+for node in sys.argv[3:]:  # one BROKER resource per call
+    for attempt in range(3):  # a fresh client each time: one stuck connection must not decide
+        try:
+            admin = AdminClient(conf)  # keep a reference: a collected client destroys its pending requests
+            futures = admin.describe_configs([ConfigResource("broker", node)], request_timeout=20)
+            for resource, future in futures.items():
+                values[resource.name] = future.result(timeout=20)[sys.argv[2]].value
+            break
+        except (KafkaException, TimeoutError):
+            if attempt == 2:
+                raise
+print(json.dumps(values))
+"""
+
 
 
 def kafka_lab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -69,6 +92,15 @@ class LabCluster:
     def stale_hosts(self) -> list[str]:
         items = self.client.get(f"clusters/{self.name}/host_components?HostRoles/stale_configs=true")["items"]
         return sorted(i["HostRoles"]["host_name"] for i in items)
+
+    def broker_config(self, key: str) -> dict[str, str]:
+        """`key` as every running broker reports it (describe_configs), read on a cluster host.
+
+        There the advertised names resolve; bootstrapping by them keeps librdkafka from swapping broker handles.
+        """
+        fqdns = ",".join(f"{h.fqdn}:9092" for h in self.spec.hosts())
+        ids = [str(h.node_id) for h in self.spec.hosts()]
+        return json.loads(self.on_host(0, [sys.executable, "-c", DESCRIBE, fqdns, key, *ids]))
 
     def on_host(self, index: int, argv: list[str], timeout: float = 120) -> str:
         """Run argv on one of the cluster's hosts (its namespaces) and return stdout."""

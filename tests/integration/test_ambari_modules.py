@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from .playbook import module_run
-from .test_lab_brokers import DESCRIBE
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +16,6 @@ def ansible(module: str, cluster, args: dict, check: bool = False, diff: bool = 
     env = {"AMBARI_URL": url or cluster.client.url,
            "AMBARI_PASSWORD": password if password is not None else cluster.client.password}
     return module_run(module, args, env, check=check, diff=diff)
-
-
-def broker_values(cluster, key: str) -> dict:
-    fqdns = ",".join(f"{h.fqdn}:9092" for h in cluster.spec.hosts())
-    ids = [str(h.node_id) for h in cluster.spec.hosts()]
-    return json.loads(cluster.on_host(0, [sys.executable, "-c", DESCRIBE, fqdns, key, *ids]))
 
 
 def requests_of(cluster) -> list[int]:
@@ -38,7 +30,7 @@ def test_check_then_change_then_restart_exactly_the_stale_then_nothing(lab, rest
     checked = ansible("ambari_config", primary, args, check=True, diff=True)
     assert checked["changed"] and "+log.retention.hours=120" in checked["diff_text"]
     assert primary.desired("kafka-broker")[0] == tag_before and primary.stale_hosts() == []
-    assert set(broker_values(primary, "log.retention.hours").values()) == {"168"}
+    assert set(primary.broker_config("log.retention.hours").values()) == {"168"}
 
     changed = ansible("ambari_config", primary, args, diff=True)
     assert changed["changed"] and changed["diff_text"] == checked["diff_text"]
@@ -48,7 +40,7 @@ def test_check_then_change_then_restart_exactly_the_stale_then_nothing(lab, rest
     restarted = ansible("ambari_service", primary, {"wait_sleep": 1})
     assert restarted["changed"] and sorted(r["host"] for r in restarted["restarted"]) == hosts
     assert primary.stale_hosts() == []
-    assert set(broker_values(primary, "log.retention.hours").values()) == {"120"}
+    assert set(primary.broker_config("log.retention.hours").values()) == {"120"}
 
     seen = requests_of(primary)
     assert not ansible("ambari_config", primary, args)["changed"]
@@ -72,7 +64,7 @@ def test_rolling_restart_one_broker_at_a_time(lab, restore):
     assert [s[2] for s in spans] == sorted(h.fqdn for h in primary.spec.hosts())
     for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
         assert start >= end + 1000  # never two brokers down at once, batch separation respected
-    assert set(broker_values(primary, "num.io.threads").values()) == {"6"}
+    assert set(primary.broker_config("num.io.threads").values()) == {"6"}
 
 
 def test_failing_restart_names_the_host_and_the_brokers_error(lab, restore):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from kafka_lab import network, stack
 from kafka_lab.layout import ClusterSpec, HostSpec, Paths
-from kafka_lab.procs import alive, pid_from
+from kafka_lab.procs import pid_from, terminate
 from kafka_lab.runtime import KafkaRuntime
 
 START_TIMEOUT_S = 120.0
@@ -142,15 +141,7 @@ class BrokerHost:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return f"Kafka broker on {self.host.fqdn} is not running"
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        killed = alive(pid)
-        if killed:
-            os.kill(pid, signal.SIGKILL)
-            while alive(pid):
-                time.sleep(0.05)
+        killed = terminate(pid, grace_s)
         self.pid_file.unlink(missing_ok=True)
         how = f"killed after {grace_s:.0f}s without a controlled shutdown" if killed else "stopped"
         return f"Kafka broker on {self.host.fqdn} {how} (pid {pid})"

@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from kafka_lab import network, probe, runtime
 from kafka_lab.broker import BrokerHost
 from kafka_lab.client import AmbariClient
 from kafka_lab.errors import LabError
-from kafka_lab.procs import alive, pid_from
+from kafka_lab.procs import pid_from, terminate
 from kafka_lab.layout import DEFAULT_HOME, KAFKA_PORT, ClusterSpec, LabConfig, Paths, load_config
 
 PASSWORD_ENV = "KAFKA_LAB_AMBARI_PASSWORD"
@@ -60,12 +59,7 @@ def stop_daemon(paths: Paths) -> None:
     pid = daemon_pid(paths)
     if pid is None:
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    terminate(pid, grace_s=10)
     paths.daemon_pid.unlink(missing_ok=True)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from kafka_lab.errors import LabError
 from kafka_lab.layout import ClusterSpec, Paths
-from kafka_lab.procs import alive, pid_from
+from kafka_lab.procs import pid_from, terminate
 from kafka_lab.runtime import cache_dir
 
 MACHINE = "kl-node"
@@ -161,10 +160,5 @@ def down(paths: Paths) -> None:
     pid = _pid(paths)
     if pid is None:
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    terminate(pid, STOP_TIMEOUT_S)
     (paths.node_dir / "nspawn.pid").unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 
@@ -27,3 +29,17 @@ def pid_from(path: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if alive(pid) else None
+
+
+def terminate(pid: int, grace_s: float) -> bool:
+    """SIGTERM, then SIGKILL once `grace_s` has passed; returns whether it had to be killed. Waits until gone."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = alive(pid)
+    if killed:
+        os.kill(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+    return killed
