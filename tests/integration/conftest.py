@@ -21,10 +21,13 @@ DESCRIBE = """
 import json, sys, time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
-conf = {"bootstrap.servers": sys.argv[1]}
 deadline = time.monotonic() + 60  # a cluster just restarted settles first: every broker in the metadata
-while len(AdminClient(conf).list_topics(timeout=30).brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
+brokers = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=30).brokers
+while len(brokers) < len(sys.argv[3:]) and time.monotonic() < deadline:
     time.sleep(1)
+    brokers = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=30).brokers
+# Bootstrap by what the brokers advertise (names or IPs): librdkafka then never swaps handles mid-request.
+conf = {"bootstrap.servers": ",".join(f"{b.host}:{b.port}" for b in brokers.values())}
 values = {}
 for node in sys.argv[3:]:  # one BROKER resource per call
     for attempt in range(3):  # a fresh client each time: one stuck connection must not decide
@@ -94,10 +97,8 @@ class LabCluster:
         return sorted(i["HostRoles"]["host_name"] for i in items)
 
     def broker_config(self, key: str) -> dict[str, str]:
-        """`key` as every running broker reports it (describe_configs), read on a cluster host.
-
-        There the advertised names resolve; bootstrapping by them keeps librdkafka from swapping broker handles.
-        """
+        """`key` as every running broker reports it (describe_configs), read on a cluster host, where the
+        brokers' names resolve whether they advertise names or IPs."""
         fqdns = ",".join(f"{h.fqdn}:9092" for h in self.spec.hosts())
         ids = [str(h.node_id) for h in self.spec.hosts()]
         return json.loads(self.on_host(0, [sys.executable, "-c", DESCRIBE, fqdns, key, *ids]))
