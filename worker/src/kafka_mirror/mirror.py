@@ -38,6 +38,15 @@ HINTS = {
 }
 
 
+def fetch(consumer, batch_size: int, wait_s: float = 0.2) -> list:
+    """What the consumer has fetched, up to batch_size; when it has nothing, wait up to wait_s for one record.
+
+    consume(n, timeout) waits out its whole timeout unless n records come: under a light load a plain
+    consume(batch_size, 0.2) held each record up to 0.2 s (p50 165 ms at 25,000 records/s in bench/).
+    """
+    return consumer.consume(batch_size, 0) or consumer.consume(1, wait_s)
+
+
 class Stream:
     def __init__(self, config: MirrorConfig, index: int, health_dir: Path) -> None:
         self.config = config
@@ -112,7 +121,7 @@ class Stream:
 
     def _pass(self) -> None:
         """Consume a batch and hand every record to the producer: the only per-record Python work."""
-        messages = self.consumer.consume(self.config.batch_size, 0.2)
+        messages = fetch(self.consumer, self.config.batch_size)
         produce, poll, limits = self.producer.produce, self.producer.poll, self.limits
         latest: dict[tuple[str, int], int] = {}
         counts: dict[str, list[int]] = {}
