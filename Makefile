@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo deps venv lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration bench-fleet clean
+.PHONY: demo deps venv lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration bench bench-lab bench-quick bench-fleet clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -55,6 +55,22 @@ molecule: deps venv
 test: deps venv lint
 	$(PY) -m pytest -q tests
 	$(VENV)/bin/molecule test
+
+# Side by side with MirrorMaker 2 and 1 on the lab (bench/RESULTS.md): ~50 minutes; bench-quick: under 5 minutes,
+# prints the kafka-mirror / MirrorMaker 2 throughput ratio. Both bring the lab up and apply the article's network step.
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench-lab: deps venv $(VENV)/.bench-installed
+	$(VENV)/bin/kafka-lab up
+	$(VENV)/bin/ansible-playbook bench/prepare-lab.yml
+
+bench: bench-lab
+	PYTHONPATH=bench $(PY) -m mirrorbench --rounds 3
+
+bench-quick: bench-lab
+	PYTHONPATH=bench $(PY) -m mirrorbench --quick
 
 bench-fleet: deps venv
 	$(PY) bench/fleet_noop.py --clusters 20 --forks 5 20

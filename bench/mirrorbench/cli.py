@@ -1,0 +1,122 @@
+"""`python -m mirrorbench`: the side-by-side run, its JSON, bench/RESULTS.md and the chart.
+
+Order: preload once; throughput rounds with the tools alternating (A B C, A B C, ...) per workload and
+parallelism; the ceilings in each round; then latency at half the slowest tool's 100-byte rate, alternating too.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from kafka_lab.runtime import locate
+from mirrorbench import clusters, machine, report
+from mirrorbench.ceiling import ceilings
+from mirrorbench.clusters import BenchError
+from mirrorbench.runs import latency, throughput
+from mirrorbench.tools import TOOLS
+from mirrorbench.workloads import FULL
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m mirrorbench", description=__doc__)
+    p.add_argument("--quick", action="store_true",
+                   help="100-byte records, parallelism 1, kafka-mirror and MirrorMaker 2, 2 rounds; prints the ratio")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--tools", default="kafka-mirror,mm2,mm1", help="comma-separated, of: " + ",".join(TOOLS))
+    p.add_argument("--workloads", default=",".join(w.topic for w in FULL), help="comma-separated topic names")
+    p.add_argument("--parallelism", default="1,4")
+    p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument("--no-latency", action="store_true")
+    p.add_argument("--no-ceiling", action="store_true")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results directory (default bench/results; --quick: the lab home's bench/quick)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2", "bench-100b", "1"
+        args.no_latency = args.no_ceiling = True
+    unknown = set(args.tools.split(",")) - TOOLS.keys()
+    if unknown:
+        p.error(f"unknown tool(s) {', '.join(sorted(unknown))}: choose from {', '.join(TOOLS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    try:
+        run(args, argv)
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(1)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> None:
+    lab = clusters.lab()
+    clusters.reachable(lab.primary)
+    clusters.reachable(lab.secondary)
+    runtime = locate()
+    workloads = [w for w in FULL if w.topic in args.workloads.split(",")]
+    tools = [TOOLS[t] for t in args.tools.split(",")]
+    parallelisms = [int(p) for p in args.parallelism.split(",")]
+    out = args.out or (lab.home / "bench" / "quick" if args.quick else HERE / "results")
+    out.mkdir(parents=True, exist_ok=True)
+    work = lab.home / "bench" / "runs" / datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    started = time.monotonic()
+    for w in workloads:
+        clusters.preload(lab.primary, w, log)
+    results: dict = {"command": "python -m mirrorbench " + shlex.join(argv), "machine": machine.facts(lab),
+                     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                     "throughput": [], "ceiling": [], "latency": [], "workloads": [w.__dict__ for w in workloads]}
+    n = 0
+    for rnd in range(1, args.rounds + 1):
+        for w in workloads:
+            for par in parallelisms:
+                for tool in tools:
+                    n += 1
+                    r = throughput(lab, runtime, tool, w, par, rnd, work / f"t{n:03d}")
+                    results["throughput"].append(r.to_json())
+                    log(f"round {rnd} {w.name} x{par} {tool.name}: {r.records_per_s:,.0f} rec/s "
+                        f"{r.mb_per_s:.1f} MB/s, {r.cpu_s_per_gb:.0f} CPU s/GB, peak {r.peak_rss_mib:.0f} MiB, "
+                        f"start-up {r.startup_s:.1f}s; missing {r.missing}, duplicates {r.duplicates}")
+                    if not r.complete:
+                        raise BenchError(f"{tool.name} lost records ({r.missing} missing, {r.malformed} malformed): "
+                                         f"this run cannot be reported; logs in {work / f't{n:03d}'}")
+            if not args.no_ceiling:
+                for c in ceilings(lab, runtime, w, rnd):
+                    results["ceiling"].append(c.to_json())
+                    log(f"round {rnd} ceiling {w.name} {c.client} {c.direction}: {c.records_per_s:,.0f} rec/s")
+        _save(out, results)
+    if not args.no_latency:
+        rate = report.latency_rate(results["throughput"])
+        all_ms: dict[str, list[int]] = {}
+        for rnd in range(1, args.rounds + 1):
+            for tool in tools:
+                n += 1
+                lr = latency(lab, runtime, tool, rate, rnd, work / f"l{n:03d}", seconds=args.latency_seconds)
+                results["latency"].append({**lr.to_json(), **report.percentiles(lr.latencies_ms)})
+                all_ms.setdefault(tool.name, []).extend(lr.latencies_ms)
+                log(f"round {rnd} latency {tool.name} at {rate:,.0f} rec/s: " + ", ".join(
+                    f"{k} {v} ms" for k, v in report.percentiles(lr.latencies_ms).items()))
+        results["latency_pooled"] = {t: report.percentiles(ms) for t, ms in all_ms.items()}
+    results["wall_s"] = round(time.monotonic() - started, 1)
+    _save(out, results)
+    if args.quick:
+        print(report.quick_line(results["throughput"]))
+        return
+    report.write(results, out, HERE / "RESULTS.md")
+    log(f"wrote {HERE / 'RESULTS.md'} and {out}")
+
+
+def _save(out: Path, results: dict) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -1,0 +1,196 @@
+"""The lab's two clusters as the benchmark sees them: preload, reset a target topic, count and trace records."""
+from __future__ import annotations
+
+import os
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+from kafka_lab.layout import load_config
+from mirrorbench.workloads import Workload, identity, key_of, record
+
+TIMEOUT_S = 60.0
+
+
+class BenchError(Exception):
+    """A precondition or a run failed; the message says what and where to look."""
+
+
+@dataclass(frozen=True)
+class Lab:
+    primary: str  # bootstrap servers
+    secondary: str
+    home: Path
+
+
+def lab() -> Lab:
+    home = Path(os.environ.get("KAFKA_LAB_HOME", "/var/lib/kafka-lab"))
+    cfg = load_config(home)
+    if cfg is None:
+        raise BenchError(f"no lab in {home}: run `kafka-lab up` and `ansible-playbook bench/prepare-lab.yml` first")
+    primary, secondary = (",".join(f"{h.ip}:9092" for h in c.hosts()) for c in cfg.clusters()[:2])
+    return Lab(primary, secondary, home)
+
+
+def _wait(what: str, check, timeout: float = TIMEOUT_S, sleep: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(sleep)
+
+
+def reachable(bootstrap: str) -> None:
+    """Fail clearly when brokers still advertise names this namespace cannot resolve."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        md = admin.list_topics(timeout=15)
+    except KafkaException as exc:
+        raise BenchError(f"{bootstrap} does not answer: {exc}") from exc
+    names = [b.host for b in md.brokers.values() if not b.host.replace(".", "").isdigit()]
+    if names:
+        raise BenchError(f"brokers of {bootstrap} advertise host names ({', '.join(sorted(names))}) that this "
+                         "machine does not resolve: run `ansible-playbook bench/prepare-lab.yml` (the article's "
+                         "network step) first")
+
+
+def partition_counts(admin: AdminClient, topic: str) -> list[int] | None:
+    """Records per partition (high minus low watermark), or None while the topic is not (fully) there."""
+    md = admin.list_topics(topic, timeout=10).topics.get(topic)
+    if md is None or md.error is not None or not md.partitions:
+        return None
+    tps = [TopicPartition(topic, p) for p in sorted(md.partitions)]
+    try:
+        low = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=10)
+        high = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=10)
+        return [high[tp].result().offset - low[tp].result().offset for tp in tps]
+    except KafkaException:
+        return None
+
+
+def create_topic(admin: AdminClient, topic: str, partitions: int, rf: int) -> None:
+    def created() -> bool:
+        try:
+            admin.create_topics([NewTopic(topic, partitions, rf)])[topic].result(15)
+            return True
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:  # still being deleted: retry
+                return False
+            raise
+
+    _wait(f"{topic} to be created", created, sleep=0.5)
+    _wait(f"{topic} to have {partitions} partitions with leaders",
+          lambda: (c := partition_counts(admin, topic)) is not None and len(c) == partitions)
+
+
+def delete_topics(admin: AdminClient, topics: list[str]) -> None:
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [t for t in topics if t in existing]
+    if not doomed:
+        return
+    for topic, fut in admin.delete_topics(doomed, operation_timeout=30).items():
+        try:
+            fut.result(30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    _wait(f"{', '.join(doomed)} to be deleted", lambda: not set(doomed) & set(admin.list_topics(timeout=10).topics))
+
+
+def reset_topic(bootstrap: str, topic: str, partitions: int = 8, rf: int = 2) -> None:
+    """A fresh, empty target topic: the same partitions and RF for every tool (none of them creates it)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    delete_topics(admin, [topic])
+    create_topic(admin, topic, partitions, rf)
+
+
+def preload(bootstrap: str, w: Workload, log=print) -> None:
+    """Write the workload once; a topic already holding exactly it is kept."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if partition_counts(admin, w.topic) == w.per_partition():
+        return
+    log(f"preloading {w.records:,} records of {w.name} into {w.topic} on the primary")
+    delete_topics(admin, [w.topic])
+    create_topic(admin, w.topic, w.partitions, w.replication_factor)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
+                         "queue.buffering.max.messages": 1_000_000, "enable.idempotence": True})
+    for i in range(w.records):
+        p, seq = i % w.partitions, i // w.partitions
+        key, value, headers = record(w, p, seq)
+        while True:
+            try:
+                producer.produce(w.topic, value, key, p, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    if producer.flush(300):
+        raise BenchError(f"preload of {w.topic} did not complete")
+    got = partition_counts(admin, w.topic)
+    if got != w.per_partition():
+        raise BenchError(f"preload of {w.topic} wrote {got} records per partition, expected {w.per_partition()}")
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """What the target holds, traced back to the source, record by record."""
+    expected: int
+    received: int
+    missing: int
+    duplicates: int
+    moved: int  # records on another partition than their source partition
+    malformed: int  # a key or header that is not the source's
+    target_counts: tuple[int, ...]
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0 and self.malformed == 0
+
+
+def trace(bootstrap: str, w: Workload, topic: str) -> Completeness:
+    """Read the whole target topic and tick off each source record (partition, sequence)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    counts = partition_counts(admin, topic) or []
+    expected = w.per_partition()
+    seen = [bytearray(n) for n in expected]
+    received = duplicates = moved = malformed = 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-trace", "enable.auto.commit": False,
+                         "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, -2) for p in range(len(counts))])
+    open_parts = {p for p, n in enumerate(counts) if n > 0}
+    deadline = time.monotonic() + 300
+    try:
+        while open_parts and time.monotonic() < deadline:
+            for m in consumer.consume(10000, 1.0):
+                if m.error() is not None:
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        open_parts.discard(m.partition())
+                        continue
+                    raise BenchError(f"reading {topic} back: {m.error()}")
+                received += 1
+                value = m.value()
+                try:
+                    p, seq = identity(value)
+                    mark = seen[p]
+                    if mark[seq]:
+                        duplicates += 1
+                    mark[seq] = 1
+                except (IndexError, struct.error):  # a foreign or damaged record
+                    malformed += 1
+                    continue
+                if m.partition() != p:
+                    moved += 1
+                if w.keys_headers and (m.key() != key_of(p, seq) or len(m.headers() or ()) != 3):
+                    malformed += 1
+    finally:
+        consumer.close()
+    if open_parts:
+        raise BenchError(f"reading {topic} back did not reach the end of partitions {sorted(open_parts)}")
+    missing = sum(s.count(0) for s in seen)
+    return Completeness(w.records, received, missing, duplicates, moved, malformed, tuple(counts))

@@ -1,0 +1,58 @@
+"""CPU time and resident memory of a process and all its descendants, read from /proc."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def parse_stat(text: str) -> tuple[int, int, int]:
+    """(ppid, utime+stime ticks, rss pages) from a /proc/<pid>/stat line; the name may hold spaces and ')'."""
+    fields = text.rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state) of proc(5): ppid is 4, utime 14, stime 15, rss 24
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21])
+
+
+def _stats(proc: Path) -> dict[int, tuple[int, int, int]]:
+    out = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = parse_stat((entry / "stat").read_text())
+            except (OSError, IndexError, ValueError):
+                continue  # exited while we looked
+    return out
+
+
+def descendants(root: int, parents: dict[int, int]) -> set[int]:
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return tree
+
+
+class TreeSampler:
+    """Cumulative CPU seconds (processes that exited keep what they used) and current RSS of a process tree."""
+
+    def __init__(self, root: int, proc: Path = Path("/proc")) -> None:
+        self.root = root
+        self.proc = proc
+        self._cpu_ticks: dict[int, int] = {}
+        self.peak_rss = 0
+
+    def sample(self) -> tuple[float, int]:
+        stats = _stats(self.proc)
+        tree = descendants(self.root, {pid: s[0] for pid, s in stats.items()})
+        rss = 0
+        for pid in tree & stats.keys():
+            _, ticks, pages = stats[pid]
+            self._cpu_ticks[pid] = ticks
+            rss += pages * PAGE
+        self.peak_rss = max(self.peak_rss, rss)
+        return sum(self._cpu_ticks.values()) / CLK_TCK, rss

@@ -1,0 +1,122 @@
+"""The three tools, each started the way its users start it, from the same Kafka 3.9.1 artifacts.
+
+Every tool gets only what the article's setup gives it (bootstrap servers, a group, the topic, the parallelism)
+plus what a side-by-side run needs (start from the earliest offset, keep the topic name); everything else is the
+tool's own default, since that is what its users run.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka_lab.runtime import KafkaRuntime
+
+# What kafka-run-class.sh gives every Kafka tool.
+JVM_PERFORMANCE = ["-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+                   "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"]
+LOG4J = """log4j.rootLogger={level}, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={path}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of one tool: where its files go and what it mirrors."""
+    workdir: Path
+    topic: str
+    parallelism: int
+    run_id: str
+    primary: str
+    secondary: str
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def _client_files(job: Job) -> tuple[Path, Path]:
+    """The article's consumer.properties and producer.properties; kafka-mirror and MirrorMaker 1 read the same."""
+    consumer = _write(job.workdir / "consumer.properties",
+                      f"bootstrap.servers={job.primary}\ngroup.id=bench-{job.run_id}\nauto.offset.reset=earliest\n")
+    producer = _write(job.workdir / "producer.properties", f"bootstrap.servers={job.secondary}\n")
+    return consumer, producer
+
+
+def _java(runtime: KafkaRuntime, heap: list[str], job: Job, level: str, main: str, *args: str) -> list[str]:
+    log4j = _write(job.workdir / "log4j.properties", LOG4J.format(level=level, path=job.workdir / "tool.log"))
+    return [str(runtime.java), *heap, *JVM_PERFORMANCE, f"-Dlog4j.configuration=file:{log4j}",
+            "-cp", runtime.classpath, main, *args]
+
+
+class KafkaMirror:
+    name = "kafka-mirror"
+
+    def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
+        consumer, producer = _client_files(job)
+        exe = shutil.which("kafka-mirror", path=str(Path(sys.executable).parent)) or "kafka-mirror"
+        return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
+                       "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0"],
+                      {"STATE_DIRECTORY": str(job.workdir)})
+
+
+class MirrorMaker2:
+    """Dedicated mode (connect-mirror-maker.sh): one flow primary->secondary, `tasks.max` = parallelism.
+
+    IdentityReplicationPolicy keeps the topic's name, as the other two tools do; the Connect worker's internal
+    topics and group are named per run, so every run starts from the earliest offset like the others.
+    """
+    name = "MirrorMaker 2"
+
+    def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
+        r = job.run_id
+        props = _write(job.workdir / "mm2.properties", "\n".join([
+            "clusters = primary, secondary",
+            f"primary.bootstrap.servers = {job.primary}",
+            f"secondary.bootstrap.servers = {job.secondary}",
+            "primary->secondary.enabled = true",
+            f"primary->secondary.topics = {job.topic}",
+            "secondary->primary.enabled = false",
+            f"tasks.max = {job.parallelism}",
+            "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+            "sync.topic.acls.enabled = false",  # the lab's brokers have no authorizer
+            f"secondary.group.id = bench-{r}",
+            f"secondary.offset.storage.topic = bench-{r}-offsets",
+            f"secondary.config.storage.topic = bench-{r}-configs",
+            f"secondary.status.storage.topic = bench-{r}-status",
+            "",
+        ]))
+        heap = ["-Xms256M", "-Xmx2G"]  # connect-mirror-maker.sh
+        return Launch(_java(runtime, heap, job, "INFO", "org.apache.kafka.connect.mirror.MirrorMaker", str(props)),
+                      {})
+
+    @staticmethod
+    def internal_topics(run_id: str) -> list[str]:
+        return [f"bench-{run_id}-{t}" for t in ("offsets", "configs", "status")]
+
+
+class MirrorMaker1:
+    """kafka-mirror-maker.sh: kafka.tools.MirrorMaker, the article's tool, with the article's options."""
+    name = "MirrorMaker 1"
+
+    def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
+        consumer, producer = _client_files(job)
+        heap = ["-Xmx256M"]  # kafka-run-class.sh's default
+        return Launch(_java(runtime, heap, job, "WARN", "kafka.tools.MirrorMaker", "--consumer.config", str(consumer),
+                            "--producer.config", str(producer), "--whitelist", job.topic,
+                            "--num.streams", str(job.parallelism)), {})
+
+
+TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMaker1()}

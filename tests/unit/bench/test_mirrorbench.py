@@ -1,0 +1,115 @@
+"""The benchmark's arithmetic and bookkeeping: what decides a reported figure must be right."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mirrorbench import report
+from mirrorbench.procstat import TreeSampler, descendants, parse_stat
+from mirrorbench.stats import Sample, Spread, mirror_window, percentile
+from mirrorbench.workloads import FULL, Workload, identity, key_of, record
+
+
+def test_window_leaves_start_up_and_early_records_out():
+    samples = [Sample(10.0, 0, 1.0, 0), Sample(12.0, 0, 2.0, 0), Sample(13.0, 500, 3.0, 0),
+               Sample(14.0, 800, 4.0, 0), Sample(15.0, 1000, 5.5, 0), Sample(16.0, 1000, 6.0, 0)]
+    w = mirror_window(samples, 1000, started=9.0)
+    assert (w.records, w.seconds, w.cpu_s, w.startup_s) == (500, 2.0, 2.5, 4.0)
+    assert w.rate == 250.0
+
+
+def test_window_refuses_an_incomplete_run_and_an_unmeasurable_one():
+    with pytest.raises(ValueError, match="never held all 1000"):
+        mirror_window([Sample(1.0, 0, 0, 0), Sample(2.0, 999, 0, 0)], 1000, 0.0)
+    with pytest.raises(ValueError, match="between two samples"):
+        mirror_window([Sample(1.0, 0, 0, 0), Sample(2.0, 1000, 0, 0)], 1000, 0.0)
+
+
+def test_nearest_rank_percentiles_and_spread():
+    values = sorted(range(1, 1001))
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 99.9)) == (500, 990, 999)
+    assert percentile([7], 99.9) == 7
+    assert Spread.of([3.0, 1.0, 2.0]) == Spread(2.0, 1.0, 3.0, 3)
+
+
+def test_every_record_carries_its_source_identity():
+    w = Workload("t", "t", 17, 100)
+    assert w.per_partition() == [3, 2, 2, 2, 2, 2, 2, 2] and sum(w.per_partition()) == 17
+    key, value, headers = record(w, 5, 123456)
+    assert key is None and headers is None and len(value) == 100 and identity(value) == (5, 123456)
+    keyed = FULL[2]
+    key, value, headers = record(keyed, 7, 42)
+    assert key == key_of(7, 42) and len(headers) == 3 and identity(value) == (7, 42)
+    assert keyed.record_bytes == len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+    with pytest.raises(ValueError, match="at least 12 bytes"):
+        Workload("tiny", "t", 1, 8)
+
+
+def test_stat_line_with_spaces_and_parens_in_the_name():
+    line = "4242 (java (mm2) x) S 4200 4242 4242 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 30 0 100 999 777 18446744073709551615"
+    assert parse_stat(line) == (4200, 175, 777)
+
+
+def test_descendants_follow_the_tree_only():
+    parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 21: 20}
+    assert descendants(10, parents) == {10, 11, 12, 13}
+
+
+def test_sampler_counts_a_child_process_and_keeps_its_cpu_after_it_exits():
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.process_time()\n"
+                              "while time.process_time()-t<0.3: pass\ntime.sleep(0.5)"])
+    sampler = TreeSampler(os.getpid())
+    time.sleep(0.35)
+    cpu_during, rss = sampler.sample()
+    child.wait()
+    cpu_after, _ = sampler.sample()
+    assert rss > 0 and sampler.peak_rss >= rss
+    assert cpu_after >= cpu_during >= 0.25  # the child's busy loop is counted and not lost when it exits
+
+
+def _run(tool, par, rate, cpu, rnd=1, workload="100 B", complete=True):
+    return {"tool": tool, "workload": workload, "parallelism": par, "round": rnd, "records_per_s": rate,
+            "mb_per_s": rate / 1e4, "cpu_s_per_gb": cpu, "peak_rss_mib": 100.0, "startup_s": 1.0,
+            "records": 1000, "missing": 0 if complete else 5, "duplicates": 0, "moved": 0, "malformed": 0,
+            "complete": complete}
+
+
+RESULTS = {
+    "command": "python -m mirrorbench --rounds 2", "date": "2026-11-21", "wall_s": 600.0,
+    "machine": {"cores": 2, "cpu": "x", "memory_gib": 24, "kernel": "k", "java": "j", "python": "3", "kafka": "3.9.1",
+                "confluent_kafka": "2", "librdkafka": "2", "lab": "lab"},
+    "throughput": [_run(report.KM, 1, 150.0, 20.0), _run(report.KM, 1, 130.0, 22.0, 2),
+                   _run(report.MM2, 1, 50.0, 100.0), _run(report.MM2, 1, 70.0, 110.0, 2),
+                   _run(report.MM1, 1, 140.0, 50.0), _run(report.MM1, 1, 999.0, 1.0, 2, complete=False),
+                   _run(report.KM, 4, 200.0, 40.0), _run(report.MM2, 4, 150.0, 30.0)],
+    "ceiling": [], "latency": [{"tool": report.KM, "rate": 30.0, "p99": 300}, {"tool": report.MM2, "rate": 30.0,
+                                                                                "p99": 1000}],
+    "latency_pooled": {report.KM: {"p50": 40, "p99": 300, "p999": 400, "samples": 10},
+                       report.MM2: {"p50": 150, "p99": 1000, "p999": 1200, "samples": 10}},
+}
+
+
+def test_incomplete_runs_are_never_figures():
+    assert len(report.cells(RESULTS["throughput"])[("100 B", 1)][report.MM1]) == 1
+
+
+def test_latency_rate_is_half_the_slowest_median():
+    assert report.latency_rate(RESULTS["throughput"]) == round(60.0 / 2, -2)  # MM2's median 60 -> 30 -> rounded
+
+
+def test_goals_are_judged_row_by_row_with_their_figures():
+    lines = report.goals(RESULTS)
+    assert "**not met** in 1 of 2 rows; lowest 1.33x (100 B, parallelism 4)" in lines[0]  # 200/150; 140/60 = 2.33x met
+    assert "**not met** in 1 of 2 rows; highest kafka-mirror/MirrorMaker 2 ratio 1.33 (100 B, parallelism 4)" in lines[1]
+    assert "**met** (300 ms against 1000 ms)" in lines[2]
+
+
+def test_markdown_rows_carry_medians_spreads_and_ratios():
+    md = report.markdown(RESULTS, "results/x.png")
+    assert "| 100 B | 1 | kafka-mirror | 140 (130-150) |" in md
+    assert "2.33x rate, 0.20x CPU/GB | 1.00x rate, 0.42x CPU/GB |" in md  # 140/60, 21/105 | 140/140, 21/50
+    assert "`python -m mirrorbench --rounds 2` (10 minutes)" in md and "5 missing" in md
