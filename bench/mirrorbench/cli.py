@@ -19,7 +19,7 @@ from mirrorbench.ceiling import ceilings
 from mirrorbench.clusters import BenchError
 from mirrorbench.runs import latency, throughput
 from mirrorbench.tools import TOOLS
-from mirrorbench.workloads import FULL
+from mirrorbench.workloads import FULL, QUICK
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -31,19 +31,24 @@ def log(msg: str) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m mirrorbench", description=__doc__)
     p.add_argument("--quick", action="store_true",
-                   help="100-byte records, parallelism 1, kafka-mirror and MirrorMaker 2, 2 rounds; prints the ratio")
+                   help="1,000,000 100-byte records, parallelism 1, kafka-mirror and MirrorMaker 2, 2 rounds; prints the ratio")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--tools", default="kafka-mirror,mm2,mm1", help="comma-separated, of: " + ",".join(TOOLS))
     p.add_argument("--workloads", default=",".join(w.topic for w in FULL), help="comma-separated topic names")
     p.add_argument("--parallelism", default="1,4")
     p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument("--latency-rates", default="half,10000",
+                   help="records/s of the steady stream; 'half': half the slowest tool's median 100-byte rate at "
+                        "parallelism 1 (the goal's rate); a lower one shows each tool below saturation")
+    p.add_argument("--latency-only", action="store_true",
+                   help="keep the throughput and ceiling runs of --out/results.json and measure latency again")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-ceiling", action="store_true")
     p.add_argument("--out", type=Path, default=None,
                    help="results directory (default bench/results; --quick: the lab home's bench/quick)")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2", "bench-100b", "1"
+        args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2", QUICK.topic, "1"
         args.no_latency = args.no_ceiling = True
     unknown = set(args.tools.split(",")) - TOOLS.keys()
     if unknown:
@@ -66,18 +71,39 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     clusters.reachable(lab.primary)
     clusters.reachable(lab.secondary)
     runtime = locate()
-    workloads = [w for w in FULL if w.topic in args.workloads.split(",")]
+    workloads = [w for w in (*FULL, QUICK) if w.topic in args.workloads.split(",")]
     tools = [TOOLS[t] for t in args.tools.split(",")]
     parallelisms = [int(p) for p in args.parallelism.split(",")]
     out = args.out or (lab.home / "bench" / "quick" if args.quick else HERE / "results")
     out.mkdir(parents=True, exist_ok=True)
     work = lab.home / "bench" / "runs" / datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     started = time.monotonic()
-    for w in workloads:
-        clusters.preload(lab.primary, w, log)
-    results: dict = {"command": "python -m mirrorbench " + shlex.join(argv), "machine": machine.facts(lab),
-                     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                     "throughput": [], "ceiling": [], "latency": [], "workloads": [w.__dict__ for w in workloads]}
+    command = "python -m mirrorbench " + shlex.join(argv)
+    if args.latency_only:
+        results = json.loads((out / "results.json").read_text())
+        results["commands"] = [*results.get("commands", [results.pop("command")]), command]
+        results["latency"], results["latency_pooled"] = [], {}
+    else:
+        for w in workloads:
+            clusters.preload(lab.primary, w, log)
+        results = {"commands": [command], "machine": machine.facts(lab),
+                   "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                   "throughput": [], "ceiling": [], "latency": [], "workloads": [w.__dict__ for w in workloads]}
+        throughputs(args, lab, runtime, workloads, tools, parallelisms, work, out, results)
+        results["wall_s"] = round(time.monotonic() - started, 1)
+    if not args.no_latency:
+        started = time.monotonic()
+        latencies(args, lab, runtime, tools, work, results)
+        results["latency_wall_s"] = round(time.monotonic() - started, 1)
+    _save(out, results)
+    if args.quick:
+        print(report.quick_line(results["throughput"]))
+        return
+    report.write(results, out, HERE / "RESULTS.md")
+    log(f"wrote {HERE / 'RESULTS.md'} and {out}")
+
+
+def throughputs(args, lab, runtime, workloads, tools, parallelisms, work: Path, out: Path, results: dict) -> None:
     n = 0
     for rnd in range(1, args.rounds + 1):
         for w in workloads:
@@ -97,25 +123,28 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
                     results["ceiling"].append(c.to_json())
                     log(f"round {rnd} ceiling {w.name} {c.client} {c.direction}: {c.records_per_s:,.0f} rec/s")
         _save(out, results)
-    if not args.no_latency:
-        rate = report.latency_rate(results["throughput"])
+
+
+def latencies(args, lab, runtime, tools, work: Path, results: dict) -> None:
+    """Each rate in turn; within a rate the tools alternate round by round, as for throughput."""
+    half = report.latency_rate(results["throughput"])
+    results["latency_half_rate"] = half
+    rates = [half if r == "half" else float(r) for r in args.latency_rates.split(",")]
+    pooled: dict[str, dict] = {}
+    n = 0
+    for rate in rates:
         all_ms: dict[str, list[int]] = {}
         for rnd in range(1, args.rounds + 1):
             for tool in tools:
                 n += 1
                 lr = latency(lab, runtime, tool, rate, rnd, work / f"l{n:03d}", seconds=args.latency_seconds)
-                results["latency"].append({**lr.to_json(), **report.percentiles(lr.latencies_ms)})
+                pct = report.percentiles(lr.latencies_ms)
+                results["latency"].append({**lr.to_json(), **pct})
                 all_ms.setdefault(tool.name, []).extend(lr.latencies_ms)
-                log(f"round {rnd} latency {tool.name} at {rate:,.0f} rec/s: " + ", ".join(
-                    f"{k} {v} ms" for k, v in report.percentiles(lr.latencies_ms).items()))
-        results["latency_pooled"] = {t: report.percentiles(ms) for t, ms in all_ms.items()}
-    results["wall_s"] = round(time.monotonic() - started, 1)
-    _save(out, results)
-    if args.quick:
-        print(report.quick_line(results["throughput"]))
-        return
-    report.write(results, out, HERE / "RESULTS.md")
-    log(f"wrote {HERE / 'RESULTS.md'} and {out}")
+                log(f"round {rnd} latency {tool.name} at {rate:,.0f} rec/s: p50 {pct['p50']} ms, p99 {pct['p99']} "
+                    f"ms, p999 {pct['p999']} ms ({pct['samples']:,} records)")
+        pooled[f"{rate:.0f}"] = {t: report.percentiles(ms) for t, ms in all_ms.items()}
+    results["latency_pooled"] = pooled
 
 
 def _save(out: Path, results: dict) -> None:

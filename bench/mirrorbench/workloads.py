@@ -68,3 +68,5 @@ FULL = (
     Workload("1 KiB", "bench-1kib", 500_000, 1024),
     Workload("keys+headers", "bench-keyed", 1_000_000, 100, keys_headers=True),
 )
+# `--quick`: the 100-byte workload at half the size, so that the whole quick run stays under 5 minutes.
+QUICK = Workload("100 B", "bench-100b-quick", 1_000_000, 100)

@@ -79,17 +79,21 @@ def _run(tool, par, rate, cpu, rnd=1, workload="100 B", complete=True):
 
 
 RESULTS = {
-    "command": "python -m mirrorbench --rounds 2", "date": "2026-11-21", "wall_s": 600.0,
+    "commands": ["python -m mirrorbench --rounds 2"], "date": "2026-11-21", "wall_s": 600.0, "latency_wall_s": 120.0,
     "machine": {"cores": 2, "cpu": "x", "memory_gib": 24, "kernel": "k", "java": "j", "python": "3", "kafka": "3.9.1",
                 "confluent_kafka": "2", "librdkafka": "2", "lab": "lab"},
     "throughput": [_run(report.KM, 1, 150.0, 20.0), _run(report.KM, 1, 130.0, 22.0, 2),
                    _run(report.MM2, 1, 50.0, 100.0), _run(report.MM2, 1, 70.0, 110.0, 2),
                    _run(report.MM1, 1, 140.0, 50.0), _run(report.MM1, 1, 999.0, 1.0, 2, complete=False),
                    _run(report.KM, 4, 200.0, 40.0), _run(report.MM2, 4, 150.0, 30.0)],
-    "ceiling": [], "latency": [{"tool": report.KM, "rate": 30.0, "p99": 300}, {"tool": report.MM2, "rate": 30.0,
-                                                                                "p99": 1000}],
-    "latency_pooled": {report.KM: {"p50": 40, "p99": 300, "p999": 400, "samples": 10},
-                       report.MM2: {"p50": 150, "p99": 1000, "p999": 1200, "samples": 10}},
+    "ceiling": [],
+    "latency": [{"tool": report.KM, "rate": 30.0, "p99": 300}, {"tool": report.MM2, "rate": 30.0, "p99": 1000},
+                {"tool": report.KM, "rate": 10.0, "p99": 2000}, {"tool": report.MM2, "rate": 10.0, "p99": 100}],
+    "latency_half_rate": 30.0,
+    "latency_pooled": {"30": {report.KM: {"p50": 40, "p99": 300, "p999": 400, "samples": 10},
+                              report.MM2: {"p50": 150, "p99": 1000, "p999": 1200, "samples": 10}},
+                       "10": {report.KM: {"p50": 20, "p99": 2000, "p999": 3000, "samples": 10},
+                              report.MM2: {"p50": 30, "p99": 100, "p999": 200, "samples": 10}}},
 }
 
 
@@ -105,11 +109,24 @@ def test_goals_are_judged_row_by_row_with_their_figures():
     lines = report.goals(RESULTS)
     assert "**not met** in 1 of 2 rows; lowest 1.33x (100 B, parallelism 4)" in lines[0]  # 200/150; 140/60 = 2.33x met
     assert "**not met** in 1 of 2 rows; highest kafka-mirror/MirrorMaker 2 ratio 1.33 (100 B, parallelism 4)" in lines[1]
-    assert "**met** (300 ms against 1000 ms)" in lines[2]
+    assert "(at 30 records/s, half the slowest tool's rate): **met** (300 ms against 1000 ms)" in lines[2]
 
 
 def test_markdown_rows_carry_medians_spreads_and_ratios():
     md = report.markdown(RESULTS, "results/x.png")
     assert "| 100 B | 1 | kafka-mirror | 140 (130-150) |" in md
     assert "2.33x rate, 0.20x CPU/GB | 1.00x rate, 0.42x CPU/GB |" in md  # 140/60, 21/105 | 140/140, 21/50
-    assert "`python -m mirrorbench --rounds 2` (10 minutes)" in md and "5 missing" in md
+    assert "then `python -m mirrorbench --rounds 2` (throughput and ceiling 10 minutes, latency 2 minutes)" in md
+    assert "5 missing" in md  # left out of the figures, never out of the completeness count
+    assert "At 30 records/s:" in md and "At 10 records/s:" in md
+
+
+def test_profile_self_time_counts_leaf_frames():
+    from mirrorbench.profile import self_time
+    raw = ("run (mirror.py:78);_pass (mirror.py:124);fetch (mirror.py:47) 30\n"
+           "run (mirror.py:78);_pass (mirror.py:133) 50\n"
+           "run (mirror.py:78);_pass (mirror.py:133) 20\n"
+           "garbage line\n")
+    leaves, total = self_time(raw)
+    assert total == 100
+    assert leaves == {"_pass (mirror.py:133)": 70, "fetch (mirror.py:47)": 30}
