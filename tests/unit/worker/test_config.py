@@ -140,3 +140,13 @@ def test_missing_group_id_and_topics(tmp_path):
     (tmp_path / "c.properties").write_text("bootstrap.servers=a:9092\ngroup.id=g\n")
     with pytest.raises(ConfigError, match="--whitelist"):
         load(base)
+
+
+def test_prefetch_is_never_paused_for_a_second_unless_asked(tmp_path):
+    """librdkafka's default fetch.queue.backoff.ms (1000) idled a stream 56% of the time; 10 unless overridden."""
+    (tmp_path / "p.properties").write_text(ARTICLE_PRODUCER)
+    base = ["--producer.config", str(tmp_path / "p.properties"), "--whitelist", "t"]
+    (tmp_path / "c.properties").write_text(ARTICLE_CONSUMER)
+    assert load(["--consumer.config", str(tmp_path / "c.properties"), *base]).consumer["fetch.queue.backoff.ms"] == "10"
+    (tmp_path / "c.properties").write_text(ARTICLE_CONSUMER + "\nfetch.queue.backoff.ms=500\n")
+    assert load(["--consumer.config", str(tmp_path / "c.properties"), *base]).consumer["fetch.queue.backoff.ms"] == "500"

@@ -16,8 +16,10 @@ from kafka_mirror.selection import TopicSelection
 # Settings the mirror's guarantees rest on: not overridable from the properties files.
 CONSUMER_FIXED = {"enable.auto.commit": False, "enable.auto.offset.store": False, "enable.partition.eof": False}
 PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
+# fetch.queue.backoff.ms: librdkafka pauses a partition's fetching this long whenever the prefetch queue is over its
+# thresholds; its default (1000) left a stream idle 56% of the time waiting for records (bench/RESULTS.md, py-spy).
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "partition.assignment.strategy": "cooperative-sticky",
-                     "fetch.min.bytes": "1", "queued.max.messages.kbytes": "65536"}
+                     "fetch.min.bytes": "1", "queued.max.messages.kbytes": "65536", "fetch.queue.backoff.ms": "10"}
 PRODUCER_DEFAULTS = {"linger.ms": "20", "batch.size": "1000000", "partitioner": "murmur2_random",
                      "compression.type": "none", "queue.buffering.max.messages": "500000"}
 ADMIN_KEYS = ("bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username",
