@@ -44,8 +44,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="keep the throughput and ceiling runs of --out/results.json and measure latency again")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-ceiling", action="store_true")
+    p.add_argument("--report-only", action="store_true",
+                   help="write bench/RESULTS.md and the chart again from --out/results.json, measuring nothing")
     p.add_argument("--out", type=Path, default=None,
-                   help="results directory (default bench/results; --quick: the lab home's bench/quick)")
+                   help="results directory (default bench/results, and then bench/RESULTS.md; else RESULTS.md goes "
+                        "there too; --quick: the lab home's bench/quick)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2", QUICK.topic, "1"
@@ -67,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> None:
+    if args.report_only:
+        out = args.out or HERE / "results"
+        results_md = HERE / "RESULTS.md" if args.out is None else out / "RESULTS.md"
+        report.write(json.loads((out / "results.json").read_text()), out, results_md)
+        log(f"wrote {results_md} from {out / 'results.json'}")
+        return
     lab = clusters.lab()
     clusters.reachable(lab.primary)
     clusters.reachable(lab.secondary)
@@ -99,8 +108,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     if args.quick:
         print(report.quick_line(results["throughput"]))
         return
-    report.write(results, out, HERE / "RESULTS.md")
-    log(f"wrote {HERE / 'RESULTS.md'} and {out}")
+    results_md = HERE / "RESULTS.md" if args.out is None else out / "RESULTS.md"
+    report.write(results, out, results_md)
+    log(f"wrote {results_md} and {out}")
 
 
 def throughputs(args, lab, runtime, workloads, tools, parallelisms, work: Path, out: Path, results: dict) -> None:

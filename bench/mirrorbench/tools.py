@@ -62,10 +62,16 @@ def _java(runtime: KafkaRuntime, heap: list[str], job: Job, level: str, main: st
 
 
 class KafkaMirror:
-    name = "kafka-mirror"
+    """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting."""
+
+    def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "") -> None:
+        self.name = name
+        self.consumer_extra = consumer_extra
 
     def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
         consumer, producer = _client_files(job)
+        if self.consumer_extra:
+            consumer.write_text(consumer.read_text() + self.consumer_extra)
         exe = shutil.which("kafka-mirror", path=str(Path(sys.executable).parent)) or "kafka-mirror"
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
                        "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0"],
@@ -119,4 +125,7 @@ class MirrorMaker1:
                             "--num.streams", str(job.parallelism)), {})
 
 
-TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMaker1()}
+TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMaker1(),
+         # librdkafka's own default, which kafka-mirror overrode after profiling (bench/README.md)
+         "kafka-mirror-backoff1000": KafkaMirror("kafka-mirror, fetch.queue.backoff.ms=1000",
+                                                 "fetch.queue.backoff.ms=1000\n")}

@@ -130,3 +130,8 @@ def test_profile_self_time_counts_leaf_frames():
     leaves, total = self_time(raw)
     assert total == 100
     assert leaves == {"_pass (mirror.py:133)": 70, "fetch (mirror.py:47)": 30}
+
+
+def test_variants_of_a_setting_come_after_the_three_tools():
+    assert report.tool_order({"kafka-mirror, x=1", report.MM1, report.KM}) == [report.KM, report.MM1,
+                                                                                "kafka-mirror, x=1"]
