@@ -1,6 +1,7 @@
 """The machine's limit for the same clients: a plain consumer of the primary and a plain producer into the secondary.
 
-librdkafka (confluent-kafka, kafka-mirror's client) is measured in-process with kafka-mirror's producer settings;
+librdkafka (confluent-kafka, kafka-mirror's client) is measured in-process with kafka-mirror's consumer and producer
+settings (librdkafka's own fetch.queue.backoff.ms would halve the plain consumer);
 the Java client (MirrorMaker's) with Kafka's own perf tools from the same 3.9.1 jars.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_lab.runtime import KafkaRuntime
-from kafka_mirror.config import PRODUCER_DEFAULTS, PRODUCER_FIXED
+from kafka_mirror.config import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, PRODUCER_FIXED
 from mirrorbench import clusters
 from mirrorbench.clusters import BenchError, Lab
 from mirrorbench.tools import JVM_PERFORMANCE
@@ -37,8 +38,8 @@ class CeilingRun:
 
 
 def consume_librdkafka(lab: Lab, w: Workload) -> float:
-    consumer = Consumer({"bootstrap.servers": lab.primary, "group.id": "bench-ceiling", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+    consumer = Consumer({**CONSUMER_DEFAULTS, "bootstrap.servers": lab.primary, "group.id": "bench-ceiling",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
     consumer.assign([TopicPartition(w.topic, p, -2) for p in range(w.partitions)])
     n, eof, first = 0, 0, None
     deadline = time.monotonic() + 300

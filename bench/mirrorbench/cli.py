@@ -40,8 +40,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--latency-rates", default="half,10000",
                    help="records/s of the steady stream; 'half': half the slowest tool's median 100-byte rate at "
                         "parallelism 1 (the goal's rate); a lower one shows each tool below saturation")
-    p.add_argument("--latency-only", action="store_true",
-                   help="keep the throughput and ceiling runs of --out/results.json and measure latency again")
+    p.add_argument("--only", choices=("ceiling", "latency"),
+                   help="keep the other runs of --out/results.json and measure this part again")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-ceiling", action="store_true")
     p.add_argument("--report-only", action="store_true",
@@ -88,10 +88,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     work = lab.home / "bench" / "runs" / datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     started = time.monotonic()
     command = "python -m mirrorbench " + shlex.join(argv)
-    if args.latency_only:
+    if args.only:
         results = json.loads((out / "results.json").read_text())
-        results["commands"] = [*results.get("commands", [results.pop("command")]), command]
-        results["latency"], results["latency_pooled"] = [], {}
+        results["commands"] = [*results.get("commands", [results.pop("command", None)]), command]
+        if args.only == "ceiling":
+            results["ceiling"] = [c.to_json() for rnd in range(1, args.rounds + 1) for w in workloads
+                                  for c in ceilings(lab, runtime, w, rnd)]
+            args.no_latency = True
+        else:
+            results["latency"], results["latency_pooled"] = [], {}
     else:
         for w in workloads:
             clusters.preload(lab.primary, w, log)
