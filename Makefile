@@ -56,7 +56,7 @@ test: deps venv lint
 	$(PY) -m pytest -q tests
 	$(VENV)/bin/molecule test
 
-# Side by side with MirrorMaker 2 and 1 on the lab (bench/RESULTS.md): ~50 minutes; bench-quick: under 5 minutes,
+# Side by side with MirrorMaker 2 and 1 on the lab (bench/RESULTS.md): about an hour; bench-quick: under 5 minutes,
 # prints the kafka-mirror / MirrorMaker 2 throughput ratio. Both bring the lab up and apply the article's network step.
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
