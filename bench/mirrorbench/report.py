@@ -152,7 +152,7 @@ def markdown(results: dict, chart: str) -> str:
         out += ["", "## The machine's ceiling", "",
                 "A plain consumer reading the whole workload from the primary, and a plain producer writing it into a "
                 "fresh topic of the secondary (acks=all), with the clients the tools use: librdkafka (kafka-mirror's, "
-                "with kafka-mirror's producer settings) and the Java client (Kafka's ProducerPerformance and "
+                "with kafka-mirror's consumer and producer settings) and the Java client (Kafka's ProducerPerformance and "
                 "ConsumerPerformance; they send no keys or headers). A mirror is bound by the slower of the two for its "
                 "client (the plain librdkafka producer builds every record in Python, so kafka-mirror, which only "
                 "forwards bytes, can pass it a little). Median (min-max) records/s over the rounds.", "",
