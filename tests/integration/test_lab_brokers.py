@@ -1,6 +1,7 @@
 """The lab acts for real: config changes reach running brokers, failures surface, the article's snippet works."""
 from __future__ import annotations
 
+import time
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -55,6 +56,11 @@ def test_article_snippet_makes_each_broker_advertise_its_ip(lab, restore):
     info, tasks = primary.restart([h.fqdn for h in primary.spec.hosts()])
     assert info["request_status"] == "COMPLETED", tasks
     admin = AdminClient({"bootstrap.servers": primary.bootstrap})
-    brokers = admin.list_topics(timeout=30).brokers
-    assert {b.id: (b.host, b.port) for b in brokers.values()} == {
-        h.node_id: (h.ip, 9092) for h in primary.spec.hosts()}
+    expected = {h.node_id: (h.ip, 9092) for h in primary.spec.hosts()}
+    deadline = time.monotonic() + 60  # a broker restarted with the others is in metadata once it is unfenced
+    while True:
+        seen = {b.id: (b.host, b.port) for b in admin.list_topics(timeout=30).brokers.values()}
+        if len(seen) == len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert seen == expected
