@@ -19,7 +19,7 @@ from kafka_mirror.config import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, PRODUCER_F
 from mirrorbench import clusters
 from mirrorbench.clusters import BenchError, Lab
 from mirrorbench.tools import JVM_PERFORMANCE
-from mirrorbench.workloads import Workload, record
+from mirrorbench.workloads import Workload
 
 CEILING_TOPIC = "bench-ceiling"
 
@@ -65,17 +65,7 @@ def produce_librdkafka(lab: Lab, w: Workload) -> float:
     clusters.reset_topic(lab.secondary, CEILING_TOPIC, w.partitions, w.replication_factor)
     producer = Producer({"bootstrap.servers": lab.secondary, **PRODUCER_DEFAULTS, **PRODUCER_FIXED})
     start = time.monotonic()
-    for i in range(w.records):
-        p, seq = i % w.partitions, i // w.partitions
-        key, value, headers = record(w, p, seq)
-        while True:
-            try:
-                producer.produce(CEILING_TOPIC, value, key, p, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(300):
-        raise BenchError("the plain producer could not deliver every record")
+    clusters.write(producer, w, CEILING_TOPIC)
     return w.records / (time.monotonic() - start)
 
 

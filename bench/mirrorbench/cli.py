@@ -72,9 +72,8 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace, argv: list[str]) -> None:
     if args.report_only:
         out = args.out or HERE / "results"
-        results_md = HERE / "RESULTS.md" if args.out is None else out / "RESULTS.md"
-        report.write(json.loads((out / "results.json").read_text()), out, results_md)
-        log(f"wrote {results_md} from {out / 'results.json'}")
+        report.write(json.loads((out / "results.json").read_text()), out, _results_md(args, out))
+        log(f"wrote {_results_md(args, out)} from {out / 'results.json'}")
         return
     lab = clusters.lab()
     clusters.reachable(lab.primary)
@@ -113,9 +112,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     if args.quick:
         print(report.quick_line(results["throughput"]))
         return
-    results_md = HERE / "RESULTS.md" if args.out is None else out / "RESULTS.md"
-    report.write(results, out, results_md)
-    log(f"wrote {results_md} and {out}")
+    report.write(results, out, _results_md(args, out))
+    log(f"wrote {_results_md(args, out)} and {out}")
 
 
 def throughputs(args, lab, runtime, workloads, tools, parallelisms, work: Path, out: Path, results: dict) -> None:
@@ -160,6 +158,11 @@ def latencies(args, lab, runtime, tools, work: Path, results: dict) -> None:
                     f"ms, p999 {pct['p999']} ms ({pct['samples']:,} records)")
         pooled[f"{rate:.0f}"] = {t: report.percentiles(ms) for t, ms in all_ms.items()}
     results["latency_pooled"] = pooled
+
+
+def _results_md(args: argparse.Namespace, out: Path) -> Path:
+    """bench/RESULTS.md for the default results directory; next to the results of any other --out."""
+    return HERE / "RESULTS.md" if args.out is None else out / "RESULTS.md"
 
 
 def _save(out: Path, results: dict) -> None:

@@ -111,6 +111,21 @@ def reset_topic(bootstrap: str, topic: str, partitions: int = 8, rf: int = 2) ->
     create_topic(admin, topic, partitions, rf)
 
 
+def write(producer: Producer, w: Workload, topic: str) -> None:
+    """Every record of the workload, record i to partition i % partitions; fails unless all were delivered."""
+    for i in range(w.records):
+        p, seq = i % w.partitions, i // w.partitions
+        key, value, headers = record(w, p, seq)
+        while True:
+            try:
+                producer.produce(topic, value, key, p, headers=headers)
+                break
+            except BufferError:  # the queue is full: serve deliveries, then retry this record
+                producer.poll(0.05)
+    if producer.flush(300):
+        raise BenchError(f"writing {w.name} into {topic}: not every record was delivered")
+
+
 def preload(bootstrap: str, w: Workload, log=print) -> None:
     """Write the workload once; a topic already holding exactly it is kept."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -119,19 +134,8 @@ def preload(bootstrap: str, w: Workload, log=print) -> None:
     log(f"preloading {w.records:,} records of {w.name} into {w.topic} on the primary")
     delete_topics(admin, [w.topic])
     create_topic(admin, w.topic, w.partitions, w.replication_factor)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
-                         "queue.buffering.max.messages": 1_000_000, "enable.idempotence": True})
-    for i in range(w.records):
-        p, seq = i % w.partitions, i // w.partitions
-        key, value, headers = record(w, p, seq)
-        while True:
-            try:
-                producer.produce(w.topic, value, key, p, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.1)
-    if producer.flush(300):
-        raise BenchError(f"preload of {w.topic} did not complete")
+    write(Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
+                    "queue.buffering.max.messages": 1_000_000, "enable.idempotence": True}), w, w.topic)
     got = partition_counts(admin, w.topic)
     if got != w.per_partition():
         raise BenchError(f"preload of {w.topic} wrote {got} records per partition, expected {w.per_partition()}")

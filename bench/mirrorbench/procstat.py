@@ -37,6 +37,12 @@ def descendants(root: int, parents: dict[int, int]) -> set[int]:
     return tree
 
 
+def tree(root: int, proc: Path = Path("/proc")) -> tuple[set[int], dict[int, tuple[int, int, int]]]:
+    """The pids of `root` and its descendants now, and every process's (ppid, CPU ticks, RSS pages)."""
+    stats = _stats(proc)
+    return descendants(root, {pid: s[0] for pid, s in stats.items()}), stats
+
+
 class TreeSampler:
     """Cumulative CPU seconds (processes that exited keep what they used) and current RSS of a process tree."""
 
@@ -47,10 +53,9 @@ class TreeSampler:
         self.peak_rss = 0
 
     def sample(self) -> tuple[float, int]:
-        stats = _stats(self.proc)
-        tree = descendants(self.root, {pid: s[0] for pid, s in stats.items()})
+        pids, stats = tree(self.root, self.proc)
         rss = 0
-        for pid in tree & stats.keys():
+        for pid in pids & stats.keys():
             _, ticks, pages = stats[pid]
             self._cpu_ticks[pid] = ticks
             rss += pages * PAGE

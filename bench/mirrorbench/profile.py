@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient
 
 from kafka_lab.runtime import locate
 from mirrorbench import clusters
-from mirrorbench.procstat import descendants
+from mirrorbench.procstat import tree
 from mirrorbench.runs import Running
 from mirrorbench.tools import Job, KafkaMirror
 from mirrorbench.workloads import FULL
@@ -58,14 +58,8 @@ def main() -> None:
     try:
         while sum(clusters.partition_counts(admin, w.topic) or [0]) < 100_000:
             time.sleep(0.1)
-        ppids = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppids[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError):
-                    pass
-        streams = [pid for pid in descendants(running.proc.pid, ppids) if pid != running.proc.pid
+        pids, _ = tree(running.proc.pid)
+        streams = [pid for pid in pids if pid != running.proc.pid
                    and "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
                    and "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
         raw = workdir / "py-spy.raw"

@@ -12,13 +12,12 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from kafka_lab.procs import alive
 from kafka_lab.runtime import KafkaRuntime
 from mirrorbench import clusters
 from mirrorbench.clusters import BenchError, Lab
 from mirrorbench.procstat import TreeSampler
 from mirrorbench.stats import Sample, mirror_window
-from mirrorbench.tools import Job, MirrorMaker2
+from mirrorbench.tools import Job
 from mirrorbench.workloads import ID, Workload
 
 SAMPLE_S = 0.1
@@ -124,8 +123,7 @@ def throughput(lab: Lab, runtime: KafkaRuntime, tool, w: Workload, parallelism: 
     tracing = time.monotonic()
     got = clusters.trace(lab.secondary, w, w.topic)
     trace_s = time.monotonic() - tracing
-    if isinstance(tool, MirrorMaker2):
-        clusters.delete_topics(AdminClient({"bootstrap.servers": lab.secondary}), tool.internal_topics(run_id))
+    clusters.delete_topics(AdminClient({"bootstrap.servers": lab.secondary}), tool.internal_topics(run_id))
     gb = window.records * w.record_bytes / 1e9
     return ThroughputRun(tool.name, w.name, parallelism, rnd, window.rate, window.rate * w.record_bytes / 1e6,
                          window.cpu_s / gb, running.sampler.peak_rss / 2**20, window.startup_s, got.received,
@@ -232,8 +230,6 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
     finally:
         running.stop()
         consumer.close()
-    for side in (lab.primary, lab.secondary):
-        clusters.delete_topics(AdminClient({"bootstrap.servers": side}), [topic])
-    if isinstance(tool, MirrorMaker2):
-        clusters.delete_topics(AdminClient({"bootstrap.servers": lab.secondary}), tool.internal_topics(run_id))
+    clusters.delete_topics(AdminClient({"bootstrap.servers": lab.primary}), [topic])
+    clusters.delete_topics(AdminClient({"bootstrap.servers": lab.secondary}), [topic, *tool.internal_topics(run_id)])
     return LatencyRun(tool.name, rnd, rate, produced, received - probes, latencies)

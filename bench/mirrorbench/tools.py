@@ -61,7 +61,19 @@ def _java(runtime: KafkaRuntime, heap: list[str], job: Job, level: str, main: st
             "-cp", runtime.classpath, main, *args]
 
 
-class KafkaMirror:
+class Tool:
+    name: str
+
+    def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
+        raise NotImplementedError
+
+    @staticmethod
+    def internal_topics(run_id: str) -> list[str]:
+        """Topics of the secondary a run leaves besides the target (deleted after it): none, offsets live in a group."""
+        return []
+
+
+class KafkaMirror(Tool):
     """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting."""
 
     def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "") -> None:
@@ -78,7 +90,7 @@ class KafkaMirror:
                       {"STATE_DIRECTORY": str(job.workdir)})
 
 
-class MirrorMaker2:
+class MirrorMaker2(Tool):
     """Dedicated mode (connect-mirror-maker.sh): one flow primary->secondary, `tasks.max` = parallelism.
 
     IdentityReplicationPolicy keeps the topic's name, as the other two tools do; the Connect worker's internal
@@ -110,10 +122,11 @@ class MirrorMaker2:
 
     @staticmethod
     def internal_topics(run_id: str) -> list[str]:
+        """The Connect worker's topics of the run, on the secondary."""
         return [f"bench-{run_id}-{t}" for t in ("offsets", "configs", "status")]
 
 
-class MirrorMaker1:
+class MirrorMaker1(Tool):
     """kafka-mirror-maker.sh: kafka.tools.MirrorMaker, the article's tool, with the article's options."""
     name = "MirrorMaker 1"
 
