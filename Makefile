@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo deps venv lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration bench bench-lab bench-quick bench-fleet clean
+.PHONY: demo deps venv wheel dist changelog lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration test-ansible bench bench-lab bench-quick bench-fleet test-releases test-secure clean
 
 deps:
 	bash scripts/install-system-deps.sh
 
-$(VENV)/.installed: requirements-dev.txt lab/pyproject.toml
+$(VENV)/.installed: requirements-dev.txt requirements.txt lab/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -20,12 +20,38 @@ $(VENV)/.installed: requirements-dev.txt lab/pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The worker's wheel inside the role, so the collection deploys it with nothing else. Reproducible (fixed zip
+# timestamps): the same sources give the same wheel, and a rebuild restarts no worker.
+WORKER_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' worker/pyproject.toml)
+WHEEL := roles/mirror_worker/files/kafka_mirror-$(WORKER_VERSION)-py3-none-any.whl
+$(WHEEL): worker/pyproject.toml $(shell find worker/src -name '*.py') | $(VENV)/.installed
+	rm -rf roles/mirror_worker/files/kafka_mirror-*.whl worker/build  # setuptools would pack stale copies from build/
+	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel --quiet --no-deps --wheel-dir roles/mirror_worker/files ./worker
+
+wheel: $(WHEEL)
+
+# The release artifact: the collection with the worker's wheel, in $(DIST)/ (ansible-galaxy collection install it).
+# Built from the files git tracks (as they are in the working tree) plus the wheel, so that nothing lying in the
+# checkout (a vault password file, caches, a fleet's inventory) can ship; build_ignore then drops the rest.
+DIST ?= dist
+EXPORT := build/collection
+dist: $(WHEEL)
+	rm -rf $(EXPORT) && mkdir -p $(EXPORT)
+	git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(EXPORT)
+	cp $(WHEEL) $(EXPORT)/roles/mirror_worker/files/
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(abspath $(DIST)) $(EXPORT)
+
+# CHANGELOG.md from changelogs/changelog.yaml and changelogs/fragments/ (antsibull-changelog).
+changelog: venv
+	$(VENV)/bin/antsibull-changelog lint
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections $(VENV)/bin/antsibull-changelog generate
+
 lab-up: deps venv
 	$(VENV)/bin/kafka-lab up
 
-demo: deps venv
+demo: deps venv wheel
 	$(VENV)/bin/kafka-lab up --node
-	$(VENV)/bin/ansible-playbook playbooks/setup-mirroring.yml
+	$(VENV)/bin/ansible-playbook setup-mirroring.yml
 	$(PY) scripts/demo.py
 
 lab-down: venv
@@ -34,14 +60,16 @@ lab-down: venv
 lab-status: venv
 	$(VENV)/bin/kafka-lab status
 
+# The collection's unit tests (tests/unit, ansible-test's layout) and the worker's, lab's and bench's, beside them.
+UNIT_TESTS := tests/unit worker/tests lab/tests bench/tests
 test-unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q $(UNIT_TESTS)
 
 test-contract: venv
 	$(PY) -m pytest -q tests/contract
 
-test-integration: deps venv
-	$(PY) -m pytest -q -m integration tests/integration
+test-integration: deps venv wheel
+	$(PY) -m pytest -q -m "integration and not secure" tests/integration
 
 lint: venv
 	$(VENV)/bin/ansible-lint
@@ -49,12 +77,44 @@ lint: venv
 
 sanity: lint
 
-molecule: deps venv
+molecule: deps venv wheel
 	$(VENV)/bin/molecule test
 
-test: deps venv lint
-	$(PY) -m pytest -q tests
+# Every ansible-core the collection claims, from meta/runtime.yml's requires_ansible to the development pin
+# (requirements-dev.txt), each in .venv-ansible/<version> with what the tests need: ansible-test units and sanity, and
+# the contract tests that run ansible-core (scripts/test-ansible.sh). ANSIBLE_CHECKS picks among units, sanity, contract.
+ANSIBLE_OLDEST := $(shell sed -n 's/^requires_ansible: *">=\([0-9]*\.[0-9]*\).*/\1/p' meta/runtime.yml)
+ANSIBLE_NEWEST := $(shell sed -n 's/^ansible-core>=\([0-9]*\.[0-9]*\),.*/\1/p' requirements-dev.txt)
+ANSIBLE_VERSIONS ?= $(shell for minor in $$(seq $(lastword $(subst ., ,$(ANSIBLE_OLDEST))) \
+	$(lastword $(subst ., ,$(ANSIBLE_NEWEST)))); do printf '2.%s ' $$minor; done)
+ANSIBLE_CHECKS ?= units sanity contract
+.venv-ansible/%/.installed: requirements.txt tests/unit/requirements.txt lab/pyproject.toml worker/pyproject.toml
+	rm -rf .venv-ansible/$*
+	python3 -m venv .venv-ansible/$*
+	.venv-ansible/$*/bin/python -m pip install -q --upgrade pip
+	.venv-ansible/$*/bin/python -m pip install -q 'ansible-core==$*.*' -r tests/unit/requirements.txt \
+		-r requirements.txt -e ./lab -e ./worker
+	touch $@
+
+test-ansible: $(foreach version,$(ANSIBLE_VERSIONS),.venv-ansible/$(version)/.installed)
+	set -e; for version in $(ANSIBLE_VERSIONS); do bash scripts/test-ansible.sh $$version $(ANSIBLE_CHECKS); done
+
+# The whole suite on the development ansible-core (with the short fault suite), then the oldest claimed one's units
+# and contract tests (about a minute more; `make test-ansible` runs every claimed version with sanity), then molecule.
+# About 35 minutes on two cores. The secured lab has its own target (make test-secure: about 5 minutes more).
+test: deps venv wheel lint
+	$(PY) -m pytest -q --durations=25 -m "not secure" tests worker/tests lab/tests bench/tests
+	$(MAKE) test-ansible ANSIBLE_VERSIONS=$(ANSIBLE_OLDEST) ANSIBLE_CHECKS="units contract"
 	$(VENV)/bin/molecule test
+
+# The secure lab (kafka-lab up --secure: Ambari over HTTPS, SASL_SSL with SCRAM) in a home of its own,
+# $(KAFKA_LAB_HOME)-secure; the default lab is stopped first (one lab runs at a time) and both are left stopped.
+# tests/integration/test_secure.py, then molecule's secure scenario (SECURE_MOLECULE= : the tests only).
+SECURE_MOLECULE ?= yes
+test-secure: deps venv wheel
+	$(VENV)/bin/kafka-lab down
+	KAFKA_LAB_HOME=$(KAFKA_LAB_HOME)-secure $(PY) -m pytest -q -m secure tests/integration/test_secure.py
+	$(if $(SECURE_MOLECULE),KAFKA_LAB_HOME=$(KAFKA_LAB_HOME)-secure $(VENV)/bin/molecule test -s secure)
 
 # Side by side with MirrorMaker 2 and 1 on the lab (bench/RESULTS.md): about an hour; bench-quick: under 5 minutes,
 # prints the kafka-mirror / MirrorMaker 2 throughput ratio. Both bring the lab up and apply the article's network step.
@@ -72,8 +132,32 @@ bench: bench-lab
 bench-quick: bench-lab
 	PYTHONPATH=bench $(PY) -m mirrorbench --quick
 
+# Every fault scenario for kafka-mirror, MirrorMaker 2 and MirrorMaker 1 on the lab (docs/RELIABILITY.md); the short
+# version (SHORT in bench/mirrorfaults/scenarios.py, kafka-mirror only) runs in `make test` as tests/integration/test_faults.py.
+# The node-reboot scenario needs the node with kafka-mirror deployed: the whole playbook, as `make demo` runs it.
+faults: deps venv wheel
+	$(VENV)/bin/kafka-lab up --node
+	$(VENV)/bin/ansible-playbook setup-mirroring.yml
+	PYTHONPATH=bench $(PY) -m mirrorfaults
+
+# The playbook, molecule and every Kafka-facing integration test on the Kafka releases HDInsight ships (4.0: 2.1,
+# 5.0: 2.4, 5.1: 3.2, all with ZooKeeper): by default the oldest, 2.1.1. Each release gets a lab of its own, in
+# $(KAFKA_LAB_HOME)-<release>; the default lab is stopped first (one lab runs at a time) and left stopped.
+KAFKA_RELEASES ?= 2.1.1
+RELEASE_TESTS := tests/integration/test_lab_brokers.py tests/integration/test_kafka_topic.py \
+	tests/integration/test_playbook.py tests/integration/test_mirror.py tests/integration/test_ambari_modules.py
+test-releases: deps venv wheel
+	$(VENV)/bin/kafka-lab down
+	set -e; for release in $(KAFKA_RELEASES); do \
+	  export KAFKA_LAB_HOME=$(KAFKA_LAB_HOME)-$$release; \
+	  $(VENV)/bin/kafka-lab up --kafka-version $$release --node; \
+	  $(PY) -m pytest -q -m integration $(RELEASE_TESTS) || { $(VENV)/bin/kafka-lab down; exit 1; }; \
+	  $(VENV)/bin/molecule test || exit 1; \
+	  $(VENV)/bin/kafka-lab destroy; \
+	done
+
 bench-fleet: deps venv
 	$(PY) bench/fleet_noop.py --clusters 20 --forks 5 20
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(DIST) roles/mirror_worker/files/kafka_mirror-*.whl

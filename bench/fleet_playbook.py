@@ -1,4 +1,4 @@
-"""Fleet scenario: playbooks/setup-mirroring.yml over N pairs of simulated clusters served by the lab.
+"""Fleet scenario: setup-mirroring.yml over N pairs of simulated clusters served by the lab.
 
 Usage (root, the lab's venv): python bench/fleet_playbook.py --pairs 10 --forks 20
 Simulated clusters have Ambari but no Kafka, so the pairs carry no topics or workers: the run exercises the
@@ -26,7 +26,7 @@ def run(inventory: Path, forks: int, *extra: str) -> tuple[float, int, int]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     start = time.monotonic()
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "-f",
-                           str(forks), str(ROOT / "playbooks/setup-mirroring.yml"), *extra],
+                           str(forks), str(ROOT / "setup-mirroring.yml"), *extra],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.monotonic() - start
     if proc.returncode != 0:

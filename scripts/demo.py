@@ -1,14 +1,14 @@
 """make demo, after the lab and setup-mirroring.yml: records typed on the primary, read back from the secondary,
-mirrored by the kafka-mirror service the playbook deployed on the worker node; then its metrics and health."""
+mirrored by the kafka-mirror service the playbook deployed on the worker node; then its metrics and health, read on
+the node itself (they answer on its loopback only)."""
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -48,10 +48,8 @@ def main() -> None:
     print(f"primary:   {primary}\nsecondary: {secondary}")
 
     step(f"kafka-mirror runs as a systemd service on the worker node {node['hostname']} ({node['ip']})")
-    status = subprocess.run(["ssh", "-i", node["key"], "-o", "StrictHostKeyChecking=no", "-o",
-                             "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{node['ip']}",
-                             "systemctl status kafka-mirror --no-pager --lines=0"], capture_output=True, text=True)
-    print("\n".join(status.stdout.splitlines()[:4]))
+    status = on_node(node, "systemctl", "status", "kafka-mirror", "--no-pager", "--lines=0")
+    print("\n".join(status.splitlines()[:4]))
 
     run_id = uuid.uuid4().hex[:8]
     lines = [f"{run_id} hello from the primary #{i}" for i in range(5)]
@@ -64,13 +62,31 @@ def main() -> None:
     found = read_back(secondary, run_id, len(lines))
     print("\n".join(f"  < {line}" for line in found))
 
-    base = f"http://{node['ip']}:9464"
-    step(f"The mirror's metrics ({base}/metrics) and health ({base}/health)")
-    for line in urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode().splitlines():
+    base = "http://127.0.0.1:9464"
+    step(f"The mirror's metrics ({base}/metrics) and health ({base}/health), on the node")
+    for line in http_on_node(node, f"{base}/metrics").splitlines():
         if line.startswith(("kafka_mirror_records_total", "kafka_mirror_assigned_partitions",
                             "kafka_mirror_seconds_since_last_commit")):
             print(f"  {line}")
-    print(f"  /health: {health(base)[:150]}...")
+    print(f"  /health: {http_on_node(node, f'{base}/health')[:150]}...")
+
+
+def on_node(node: dict, *argv: str) -> str:
+    return subprocess.run(["ssh", "-i", node["key"], "-o", "StrictHostKeyChecking=no", "-o",
+                           "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{node['ip']}",
+                           shlex.join(argv)], capture_output=True, text=True, timeout=60).stdout
+
+
+# The body of any answer: a 503 from /health carries the reason per stream.
+HTTP_GET = """import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+except urllib.error.HTTPError as err:
+    print(err.read().decode())"""
+
+
+def http_on_node(node: dict, url: str) -> str:
+    return on_node(node, "python3", "-c", HTTP_GET, url)
 
 
 def read_back(bootstrap: str, run_id: str, n: int, timeout: float = 60) -> list[str]:
@@ -82,13 +98,6 @@ def read_back(bootstrap: str, run_id: str, n: int, timeout: float = 60) -> list[
         if len(found) >= n:
             return found
     raise SystemExit(f"the records of run {run_id} did not all arrive on the secondary within {timeout}s")
-
-
-def health(base: str) -> str:
-    try:
-        return urllib.request.urlopen(f"{base}/health", timeout=5).read().decode()
-    except urllib.error.HTTPError as err:  # 503 carries the reason per stream
-        return err.read().decode()
 
 
 if __name__ == "__main__":

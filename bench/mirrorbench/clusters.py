@@ -157,44 +157,50 @@ class Completeness:
         return self.missing == 0 and self.malformed == 0
 
 
-def trace(bootstrap: str, w: Workload, topic: str) -> Completeness:
-    """Read the whole target topic and tick off each source record (partition, sequence)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    counts = partition_counts(admin, topic) or []
-    expected = w.per_partition()
-    seen = [bytearray(n) for n in expected]
-    received = duplicates = moved = malformed = 0
+def read_back(bootstrap: str, topic: str, timeout_s: float = 300.0):
+    """Every record of `topic` as it is now, partition by partition in offset order (committed records only)."""
+    counts = partition_counts(AdminClient({"bootstrap.servers": bootstrap}), topic)
+    if counts is None:
+        raise BenchError(f"{topic} is not readable on {bootstrap}")
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-trace", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+                         "enable.partition.eof": True, "isolation.level": "read_committed"})
     consumer.assign([TopicPartition(topic, p, -2) for p in range(len(counts))])
     open_parts = {p for p, n in enumerate(counts) if n > 0}
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + timeout_s
     try:
         while open_parts and time.monotonic() < deadline:
             for m in consumer.consume(10000, 1.0):
-                if m.error() is not None:
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        open_parts.discard(m.partition())
-                        continue
+                if m.error() is None:
+                    yield m
+                elif m.error().code() == KafkaError._PARTITION_EOF:
+                    open_parts.discard(m.partition())
+                else:
                     raise BenchError(f"reading {topic} back: {m.error()}")
-                received += 1
-                value = m.value()
-                try:
-                    p, seq = identity(value)
-                    mark = seen[p]
-                    if mark[seq]:
-                        duplicates += 1
-                    mark[seq] = 1
-                except (IndexError, struct.error):  # a foreign or damaged record
-                    malformed += 1
-                    continue
-                if m.partition() != p:
-                    moved += 1
-                if w.keys_headers and (m.key() != key_of(p, seq) or len(m.headers() or ()) != 3):
-                    malformed += 1
     finally:
         consumer.close()
     if open_parts:
         raise BenchError(f"reading {topic} back did not reach the end of partitions {sorted(open_parts)}")
+
+
+def trace(bootstrap: str, w: Workload, topic: str) -> Completeness:
+    """Read the whole target topic and tick off each source record (partition, sequence)."""
+    counts = partition_counts(AdminClient({"bootstrap.servers": bootstrap}), topic) or []
+    seen = [bytearray(n) for n in w.per_partition()]
+    received = duplicates = moved = malformed = 0
+    for m in read_back(bootstrap, topic):
+        received += 1
+        try:
+            p, seq = identity(m.value())
+            mark = seen[p]
+            if mark[seq]:
+                duplicates += 1
+            mark[seq] = 1
+        except (IndexError, struct.error):  # a foreign or damaged record
+            malformed += 1
+            continue
+        if m.partition() != p:
+            moved += 1
+        if w.keys_headers and (m.key() != key_of(p, seq) or len(m.headers() or ()) != 3):
+            malformed += 1
     missing = sum(s.count(0) for s in seen)
     return Completeness(w.records, received, missing, duplicates, moved, malformed, tuple(counts))

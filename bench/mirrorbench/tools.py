@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka_lab.runtime import KafkaRuntime
@@ -39,6 +39,8 @@ class Job:
     run_id: str
     primary: str
     secondary: str
+    producer_extra: dict[str, str] = field(default_factory=dict)  # Java producer settings, e.g. delivery.timeout.ms
+    instance_id: str | None = None  # kafka-mirror's static membership, as the mirror_worker role deploys it
 
 
 def _write(path: Path, text: str) -> Path:
@@ -51,7 +53,8 @@ def _client_files(job: Job) -> tuple[Path, Path]:
     """The article's consumer.properties and producer.properties; kafka-mirror and MirrorMaker 1 read the same."""
     consumer = _write(job.workdir / "consumer.properties",
                       f"bootstrap.servers={job.primary}\ngroup.id=bench-{job.run_id}\nauto.offset.reset=earliest\n")
-    producer = _write(job.workdir / "producer.properties", f"bootstrap.servers={job.secondary}\n")
+    producer = _write(job.workdir / "producer.properties", f"bootstrap.servers={job.secondary}\n" +
+                      "".join(f"{k}={v}\n" for k, v in job.producer_extra.items()))
     return consumer, producer
 
 
@@ -85,9 +88,10 @@ class KafkaMirror(Tool):
         if self.consumer_extra:
             consumer.write_text(consumer.read_text() + self.consumer_extra)
         exe = shutil.which("kafka-mirror", path=str(Path(sys.executable).parent)) or "kafka-mirror"
+        static = ["--instance.id", job.instance_id] if job.instance_id else []
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
-                       "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0"],
-                      {"STATE_DIRECTORY": str(job.workdir)})
+                       "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0",
+                       *static], {"STATE_DIRECTORY": str(job.workdir)})
 
 
 class MirrorMaker2(Tool):
@@ -114,6 +118,9 @@ class MirrorMaker2(Tool):
             f"secondary.offset.storage.topic = bench-{r}-offsets",
             f"secondary.config.storage.topic = bench-{r}-configs",
             f"secondary.status.storage.topic = bench-{r}-status",
+            # secondary.producer.*: the Connect worker's producer into the target (apache/kafka 3.9,
+            # MirrorMakerConfig.clusterProps)
+            *(f"secondary.producer.{k} = {v}" for k, v in job.producer_extra.items()),
             "",
         ]))
         heap = ["-Xms256M", "-Xmx2G"]  # connect-mirror-maker.sh

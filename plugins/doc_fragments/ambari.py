@@ -6,14 +6,25 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The Ambari connection options every ambari_* module shares (module_utils.ambari.ambari_argument_spec)."""
+    """The Ambari connection options every ambari_* module shares (module_utils._ambari.ambari_argument_spec)."""
 
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description:
+      - Use C(group/ambari_kafka.mirroring.ambari) in C(module_defaults) to set the connection options (O(url), O(username), O(password), ...)
+        once for every module of the group.
+    support: full
+    membership:
+      - ambari_kafka.mirroring.ambari
 options:
   url:
     description:
       - Base URL of the Ambari server, without C(/api/v1). On Azure HDInsight this is
         C(https://CLUSTERNAME.azurehdinsight.net).
+      - A redirect to another scheme, host or port is not followed (the credentials would go there); the task fails
+        naming where it pointed, so that O(url) can be set to that address if it is trusted.
+      - A URL holding credentials (C(https://user:password@host)) is refused; they go in O(username) and O(password).
       - If not set, the environment variable E(AMBARI_URL) is used.
     type: str
     required: true
@@ -45,7 +56,11 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP response.
+      - Seconds to wait for each HTTP response (1 or more). A gateway's HTTP 429 (and a read answered 5xx) is retried
+        with a jittered backoff that honours C(Retry-After); the waits between the attempts of one call add up to
+        O(timeout) seconds at most. A TLS verification failure is never retried.
+      - A write that was sent and not answered within O(timeout) may have been applied; the modules read back what
+        they can, and otherwise fail saying that the outcome is unknown.
     type: int
     default: 30
 """
@@ -60,12 +75,13 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for the request (the whole rolling restart, when O(rolling=true)).
+      - Seconds to wait for the request (the whole rolling restart, when O(rolling=true)); 0 or more. A poll that a
+        gateway answers HTTP 429 can add the retries of one call (O(timeout) seconds at most).
     type: int
     default: 1800
   wait_sleep:
     description:
-      - Seconds between two polls of the request's status.
+      - Seconds between two polls of the request's status (1 or more).
     type: int
     default: 5
 """

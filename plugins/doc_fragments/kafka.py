@@ -6,9 +6,17 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The Kafka connection options every kafka_* module shares (module_utils.kafka.kafka_argument_spec)."""
+    """The Kafka connection options every kafka_* module shares (module_utils._kafka.kafka_argument_spec)."""
 
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description:
+      - Use C(group/ambari_kafka.mirroring.kafka) in C(module_defaults) to set the connection options (O(bootstrap_servers), SASL and TLS settings)
+        once for every module of the group.
+    support: full
+    membership:
+      - ambari_kafka.mirroring.kafka
 options:
   bootstrap_servers:
     description:
@@ -34,8 +42,20 @@ options:
       - SASL password. Never logged.
       - If not set, the environment variable E(KAFKA_SASL_PASSWORD) is used.
     type: str
+  sasl_kerberos_service_name:
+    description: Kerberos service name of the brokers, with O(sasl_mechanism=GSSAPI) (librdkafka's default C(kafka)).
+    type: str
+  sasl_kerberos_keytab:
+    description: Keytab of O(sasl_kerberos_principal) on the controller, with O(sasl_mechanism=GSSAPI).
+    type: path
+  sasl_kerberos_principal:
+    description: Kerberos principal of the client, with O(sasl_mechanism=GSSAPI).
+    type: str
   ssl_ca_location:
-    description: PEM file of the CA that signed the brokers' certificates.
+    description:
+      - PEM file of the CA that signed the brokers' certificates (a private CA, as the inventory's
+        C(kafka_security.ca_path)). Without it the system's CAs are used; when they cannot verify the brokers'
+        certificate, the module fails with a message naming this option.
     type: path
   ssl_certificate_location:
     description: PEM client certificate, for mutual TLS.

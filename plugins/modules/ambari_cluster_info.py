@@ -33,12 +33,17 @@ attributes:
     platforms: posix
 options:
   address:
-    description: Whether RV(bootstrap_servers) and the ZooKeeper connect string use IP addresses or FQDNs.
+    description:
+      - Whether RV(bootstrap_servers) and the ZooKeeper connect string use IP addresses or FQDNs.
+      - With V(ip), the module fails naming the hosts for which Ambari lists no IP address (C(Hosts/ip)).
     type: str
     choices: [ip, fqdn]
     default: ip
   listener:
-    description: The listener whose port goes into RV(bootstrap_servers).
+    description:
+      - The listener whose port goes into RV(bootstrap_servers); names compare case-insensitively, as Kafka's do.
+      - When no broker has it, the module fails naming the listeners the brokers have; brokers without it are left
+        out of RV(bootstrap_servers) with a warning.
     type: str
     default: PLAINTEXT
 """
@@ -116,8 +121,8 @@ http_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import ambari_argument_spec, run_module
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_facts import run_cluster_info
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari import ambari_argument_spec, run_module
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_facts import run_cluster_info
 
 
 def main():

@@ -14,7 +14,14 @@ description:
   - O(state=restarted) with O(restart=stale) (the default) restarts only the host components Ambari marks with stale
     configs, like "Restart All Affected", and reports C(changed=false) when there are none.
   - O(rolling=true) restarts broker by broker through an Ambari request schedule (batch size, separation, failure
-    tolerance), the way a production Kafka cluster must be restarted.
+    tolerance), the way a production Kafka cluster must be restarted. Ambari 2.6 and 2.7 report a schedule that
+    stopped after a failure as C(COMPLETED); the module reads every batch and fails naming the hosts of a batch that
+    failed or never ran.
+  - After waiting, the module re-reads the host components it acted on and fails naming those Ambari left out without
+    an error, and why. Ambari leaves out hosts put in maintenance mode meanwhile; of a start or stop also hosts whose
+    ambari-agent lost heartbeat. A MASTER component such as C(KAFKA_BROKER) on a heartbeat-lost host is not left out
+    of a RESTART, its task is ABORTED and the request fails (only SLAVE and CLIENT components there are left out of a
+    RESTART that names several components).
   - Requests are sent with C(operation_level) SERVICE, so a service in maintenance mode is not silently skipped; the
     module warns when the service, or hosts it would act on, are in maintenance mode (those hosts are skipped and
     listed in RV(skipped)).
@@ -66,7 +73,7 @@ options:
     type: int
     default: 60
   failure_tolerance:
-    description: Failed tasks a rolling restart tolerates before Ambari aborts the remaining batches.
+    description: Failed tasks a rolling restart tolerates before Ambari stops running the remaining batches.
     type: int
     default: 0
   context:
@@ -77,6 +84,7 @@ options:
       - Host components to treat as stale besides those Ambari reports, as C(host) and C(component), for example
         the RV(ambari_kafka.mirroring.ambari_config#module:stale_components) of a config change. In check mode,
         where the change was not written, this makes the restart that would follow show up.
+      - Each element needs C(host) and C(component); other keys are ignored.
     type: list
     elements: dict
     default: []
@@ -158,6 +166,18 @@ batches:
   type: list
   elements: list
   sample: [[{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]]
+left_out:
+  description: Host components Ambari accepted to act on but silently left out (on failure).
+  returned: failed, when Ambari left host components out
+  type: list
+  elements: dict
+  sample: [{host: wn2-kafka.example.internal, component: KAFKA_BROKER}]
+batch_problems:
+  description: What went wrong with each batch of a rolling restart that failed or never ran (on failure).
+  returned: failed, when a rolling restart did not restart every batch
+  type: list
+  elements: str
+  sample: ["batch 3 of 3 (wn2-kafka.example.internal) never ran"]
 rolling:
   description: Whether the restart was rolling.
   returned: always
@@ -167,9 +187,9 @@ rolling:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari import (
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari import (
     ambari_argument_spec, run_module, wait_argument_spec)
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.ambari_services import run_ambari_service
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_services import run_ambari_service
 
 
 def main():
@@ -188,8 +208,6 @@ def main():
         stale_components=dict(type="list", elements="dict", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if module.params["batch_size"] < 1:
-        module.fail_json(msg="batch_size must be 1 or more (hosts per batch of a rolling restart)")
     run_module(module, run_ambari_service)
 
 

@@ -34,9 +34,47 @@ options:
     type: str
     required: true
   target_bootstrap_servers:
-    description: Brokers of the secondary cluster (the security options apply to both clusters).
+    description: Brokers of the secondary cluster.
     type: str
     required: true
+  target_security_protocol:
+    description:
+      - How to talk to the secondary's brokers. When set, the secondary is reached with the C(target_*) options
+        below only (its own credentials and CA); when not set, with the primary's options (O(security_protocol),
+        O(sasl_username)...).
+    type: str
+    choices: [PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL]
+  target_sasl_mechanism:
+    description: SASL mechanism of the secondary.
+    type: str
+    choices: [PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI]
+  target_sasl_username:
+    description: SASL user on the secondary.
+    type: str
+  target_sasl_password:
+    description: SASL password on the secondary. Never logged.
+    type: str
+  target_sasl_kerberos_service_name:
+    description: Kerberos service name of the secondary's brokers (GSSAPI).
+    type: str
+  target_sasl_kerberos_keytab:
+    description: Keytab of O(target_sasl_kerberos_principal), on the controller (GSSAPI).
+    type: path
+  target_sasl_kerberos_principal:
+    description: Kerberos principal for the secondary (GSSAPI).
+    type: str
+  target_ssl_ca_location:
+    description: PEM file of the CA that signed the secondary's broker certificates.
+    type: path
+  target_ssl_certificate_location:
+    description: PEM client certificate for the secondary, for mutual TLS.
+    type: path
+  target_ssl_key_location:
+    description: PEM client key for the secondary, for mutual TLS.
+    type: path
+  target_ssl_key_password:
+    description: Password of O(target_ssl_key_location). Never logged.
+    type: str
   deadline:
     description: Seconds the canary may take.
     type: int
@@ -48,6 +86,22 @@ EXAMPLES = r"""
   ambari_kafka.mirroring.kafka_mirror_check:
     bootstrap_servers: "{{ hostvars['prod-primary'].kafka_network_bootstrap_servers }}"
     target_bootstrap_servers: "{{ hostvars['prod-secondary'].kafka_network_bootstrap_servers }}"
+    topic: testtopic
+
+- name: Each cluster with its own SASL_SSL credentials and CA
+  ambari_kafka.mirroring.kafka_mirror_check:
+    bootstrap_servers: 10.0.0.11:9094
+    security_protocol: SASL_SSL
+    sasl_mechanism: SCRAM-SHA-512
+    sasl_username: mirror-primary
+    sasl_password: "{{ vault_kafka_primary_password }}"
+    ssl_ca_location: /etc/pki/kafka-primary-ca.pem
+    target_bootstrap_servers: 10.1.0.11:9094
+    target_security_protocol: SASL_SSL
+    target_sasl_mechanism: SCRAM-SHA-512
+    target_sasl_username: mirror-secondary
+    target_sasl_password: "{{ vault_kafka_secondary_password }}"
+    target_ssl_ca_location: /etc/pki/kafka-secondary-ca.pem
     topic: testtopic
 """
 
@@ -86,9 +140,10 @@ target_offset:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.kafka import (
-    KAFKA_REQUIRED_IF, KAFKA_REQUIRED_TOGETHER, kafka_argument_spec, run_kafka_module)
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.kafka_check import run_mirror_check
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (
+    KAFKA_REQUIRED_IF, KAFKA_REQUIRED_TOGETHER, SECURITY_OPTIONS, kafka_argument_spec, run_kafka_module,
+    security_argument_spec, security_required_together)
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka_check import run_mirror_check
 
 
 def main():
@@ -98,8 +153,14 @@ def main():
         target_bootstrap_servers=dict(type="str", required=True),
         deadline=dict(type="int", default=60),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=KAFKA_REQUIRED_TOGETHER, required_if=KAFKA_REQUIRED_IF)
+    argument_spec.update(security_argument_spec("target_"))
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True,
+        required_together=KAFKA_REQUIRED_TOGETHER + security_required_together("target_"),
+        required_if=KAFKA_REQUIRED_IF + [["target_security_protocol", "SASL_PLAINTEXT", ["target_sasl_mechanism"]],
+                                         ["target_security_protocol", "SASL_SSL", ["target_sasl_mechanism"]]],
+        # The secondary's own settings apply only with its protocol; never half of them mixed with the primary's.
+        required_by={"target_" + opt: "target_security_protocol" for opt in SECURITY_OPTIONS})
     run_kafka_module(module, run_mirror_check)
 
 

@@ -107,9 +107,9 @@ config:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.kafka import (
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (
     KAFKA_REQUIRED_IF, KAFKA_REQUIRED_TOGETHER, kafka_argument_spec, run_kafka_module)
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils.kafka_topics import run_kafka_topic
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka_topics import run_kafka_topic
 
 
 def main():

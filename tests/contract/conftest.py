@@ -75,13 +75,15 @@ class Api:
 
 
 @contextlib.contextmanager
-def running_api(tmp_path: Path, version: str = "2.7", gateway: bool = False, tls: ssl.SSLContext | None = None):
+def running_api(tmp_path: Path, version: str = "2.7", gateway: bool = False, tls: ssl.SSLContext | None = None,
+                **server_options):
     spec = ClusterSpec(CLUSTER, "sim", 0, "10.232.99.0/24", "", "c1.lab.internal", "c1", 3, simulated=True)
     state_path = tmp_path / "state.json"
     model = ClusterModel(spec, state_path, version)
     model.load_or_seed(stack.seed_configs(spec, "/lab/host"), "kraft-cluster-id")
     ops = Operations(model, SimulatedAgent(spec))
-    server = make_server(Endpoint(model, ops, Credentials("admin", PASSWORD, gateway)), "127.0.0.1", 0)
+    server = make_server(Endpoint(model, ops, Credentials("admin", PASSWORD, gateway)), "127.0.0.1", 0,
+                         **server_options)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

@@ -1,6 +1,8 @@
 """Config versions, tags, service config versions, config groups and stale flags (reference §3-§7)."""
 from __future__ import annotations
 
+import pytest
+
 from .conftest import CLUSTER, running_api
 
 
@@ -202,3 +204,177 @@ def test_state_survives_a_restart_of_the_server(tmp_path):
         assert again.current("kafka-broker")[:2] == ("t2", 2)
         scvs = again.client.get(f"clusters/{CLUSTER}/configurations/service_config_versions?service_name=KAFKA")
         assert [s["service_config_version"] for s in scvs["items"]] == [1, 2]
+
+
+# --- password properties (reference §15.4) ---------------------------------------------------------------
+# apache/ambari release-2.6.2 and release-2.7.8, ambari-server/src/main/java/org/apache/ambari/server/:
+#   controller/ConfigurationResponse.java: every configuration answered goes through
+#     SecretReference.replacePasswordsWithReferences (stack PASSWORD types) and
+#     replacePasswordsWithReferencesForCustomProperties (every key under the `password` attribute);
+#   utils/SecretReference.java: the stub is SECRET:<type>:<version>:<name>; empty values are left alone;
+#   controller/AmbariManagementControllerImpl.java updateCluster / createConfiguration: a reference in a write is
+#     replaced by the stored value it points at (stack PASSWORD types, or `password` attribute "true" in the
+#     request), before the no-op comparison;
+#   controller/internal/ConfigGroupResourceProvider.java createConfigGroups: no such replacement.
+# Stack PASSWORD types of KAFKA: common-services/KAFKA/0.9.0/configuration/ranger-kafka-policymgr-ssl.xml,
+# ranger-kafka-plugin-properties.xml, stacks/HDP/2.6/services/KAFKA/configuration/ranger-kafka-plugin-properties.xml;
+# none in kafka-broker or kafka-env.
+
+PW = {"password": {"ssl.keystore.password": "true"}}
+
+
+@pytest.fixture(params=["2.7", "2.6"])
+def either(request, tmp_path):
+    with running_api(tmp_path, version=request.param) as api:
+        yield api
+
+
+def _stored(api, config_type):
+    return api.model.config(config_type, api.model.state["desired"][config_type]["tag"])["properties"]
+
+
+def test_password_attribute_values_come_back_as_references(either):
+    api = either
+    _, _, props = api.current("kafka-broker")
+    resp = api.put_config("kafka-broker", {**props, "ssl.keystore.password": "hunter2", "ssl.key.password": ""},
+                          tag="t2", properties_attributes={"password": {"ssl.keystore.password": "true",
+                                                                         "ssl.key.password": "true"}})
+    assert resp.status == 200 and "hunter2" not in resp.text
+    put_configs = resp.json()["resources"][0]["configurations"][0]["configs"]
+    assert put_configs["ssl.keystore.password"] == "SECRET:kafka-broker:2:ssl.keystore.password"
+    _, _, shown = api.current("kafka-broker")
+    assert shown["ssl.keystore.password"] == "SECRET:kafka-broker:2:ssl.keystore.password"
+    assert shown["ssl.key.password"] == ""  # empty values are not replaced
+    listed = api.client.call("GET", f"clusters/{CLUSTER}/configurations?type=kafka-broker&fields=properties")
+    scvs = api.client.call("GET", f"clusters/{CLUSTER}/configurations/service_config_versions?service_name=KAFKA")
+    assert "hunter2" not in listed.text and "hunter2" not in scvs.text
+    assert _stored(api, "kafka-broker")["ssl.keystore.password"] == "hunter2"
+
+
+def test_a_password_attribute_of_any_value_hides_but_only_true_resolves(api):
+    _, _, props = api.current("kafka-broker")
+    api.put_config("kafka-broker", {**props, "x.password": "hunter2"}, tag="t2",
+                   properties_attributes={"password": {"x.password": "false"}})
+    _, _, shown = api.current("kafka-broker")
+    assert shown["x.password"] == "SECRET:kafka-broker:2:x.password"  # keySet: hidden anyway
+    api.put_config("kafka-broker", {**shown, "num.io.threads": "9"}, tag="t3",
+                   properties_attributes={"password": {"x.password": "false"}})
+    assert _stored(api, "kafka-broker")["x.password"] == "SECRET:kafka-broker:2:x.password"  # stored as text
+
+
+def test_a_write_carrying_references_keeps_the_stored_secrets(either):
+    api = either
+    _, _, props = api.current("kafka-broker")
+    api.put_config("kafka-broker", {**props, "ssl.keystore.password": "hunter2"}, tag="t2", properties_attributes=PW)
+    _, _, shown = api.current("kafka-broker")
+    same = api.put_config("kafka-broker", shown, tag="t3", properties_attributes=PW)
+    assert (same.status, same.text) == (200, "")  # resolved, then identical: a silent no-op
+    equal_plain = api.put_config("kafka-broker", {**shown, "ssl.keystore.password": "hunter2"}, tag="t3",
+                                 properties_attributes=PW)
+    assert (equal_plain.status, equal_plain.text) == (200, "")  # Ambari compares the plaintext with what it holds
+    changed = api.put_config("kafka-broker", {**shown, "num.io.threads": "9"}, tag="t4", properties_attributes=PW)
+    assert changed.status == 200 and api.current("kafka-broker")[:2] == ("t4", 3)
+    assert _stored(api, "kafka-broker")["ssl.keystore.password"] == "hunter2"
+    assert api.current("kafka-broker")[2]["ssl.keystore.password"] == "SECRET:kafka-broker:3:ssl.keystore.password"
+    new_plain = api.put_config("kafka-broker", {**shown, "ssl.keystore.password": "rotated"}, tag="t5",
+                               properties_attributes=PW)
+    assert new_plain.status == 200 and _stored(api, "kafka-broker")["ssl.keystore.password"] == "rotated"
+
+
+def test_stack_password_types_need_no_attribute(either):
+    api = either
+    resp = api.put_config("ranger-kafka-policymgr-ssl", {"xasecure.policymgr.clientssl.keystore.password": "ks",
+                                                         "xasecure.policymgr.clientssl.keystore": "/etc/ks.jks"},
+                          tag="r1")
+    assert resp.status == 200
+    _, version, shown = api.current("ranger-kafka-policymgr-ssl")
+    assert shown == {"xasecure.policymgr.clientssl.keystore.password":
+                     f"SECRET:ranger-kafka-policymgr-ssl:{version}:xasecure.policymgr.clientssl.keystore.password",
+                     "xasecure.policymgr.clientssl.keystore": "/etc/ks.jks"}
+    assert (api.put_config("ranger-kafka-policymgr-ssl", shown, tag="r2").text) == ""  # resolved: no-op
+    _, _, props = api.current("kafka-broker")
+    api.put_config("kafka-broker", {**props, "ssl.keystore.password": "plain"}, tag="t2")
+    assert api.current("kafka-broker")[2]["ssl.keystore.password"] == "plain"  # kafka-broker: not a stack type
+
+
+def test_a_reference_to_nothing_is_500(api):
+    _, _, props = api.current("kafka-broker")
+    resp = api.put_config("kafka-broker", {**props, "ssl.keystore.password": "SECRET:kafka-broker:99:x"}, tag="t2",
+                          properties_attributes=PW)
+    assert resp.status == 500
+    assert resp.json()["message"] == ("An internal system exception occurred: Error when parsing secret reference. "
+                                      f"Cluster: {CLUSTER} does not contain ConfigType: kafka-broker ConfigVersion: 99")
+    resp = api.put_config("kafka-broker", {**props, "ssl.keystore.password": "SECRET:kafka-broker:1:nope"}, tag="t2",
+                          properties_attributes=PW)
+    assert resp.status == 500 and resp.json()["message"].endswith(
+        "ConfigType: kafka-broker ConfigVersion: 1 does not contain property 'nope'")
+
+
+def test_a_config_group_stores_a_reference_as_text(api):
+    _, _, props = api.current("kafka-broker")
+    api.put_config("kafka-broker", {**props, "ssl.keystore.password": "hunter2"}, tag="t2", properties_attributes=PW)
+    ref = api.current("kafka-broker")[2]["ssl.keystore.password"]
+    body = _group(api, props={"ssl.keystore.password": ref})
+    assert api.client.call("POST", f"clusters/{CLUSTER}/config_groups", [body]).status == 201
+    assert api.model.effective_configs(api.hosts[0])["kafka-broker"]["ssl.keystore.password"] == ref
+
+
+# --- config group lookup (reference §15.6) -----------------------------------------------------------------
+# apache/ambari release-2.6.2 and release-2.7.8, ambari-server/src/main/java/org/apache/ambari/server/controller/
+# internal/ConfigGroupResourceProvider.java: getConfigGroups looks a request up by id, else by group name alone
+# (the tag is not looked at), else by tag, else by host; evaluate() returns true, so ClusterControllerImpl filters
+# nothing afterwards. The predicate reaches it as property maps of its equalities (AbstractResourceProvider.
+# getPropertyMaps, SimplifyingPredicateVisitor: one map per OR branch, other comparisons dropped).
+
+
+def _names(api, query):
+    items = api.client.get(f"clusters/{CLUSTER}/config_groups?{query}&fields=ConfigGroup/group_name,ConfigGroup/tag")
+    return sorted((i["ConfigGroup"]["group_name"], i["ConfigGroup"]["tag"]) for i in items["items"])
+
+
+def test_config_groups_are_looked_up_by_name_whatever_the_tag(either):
+    api = either
+    for name, tag, host in (("adv", "HDFS", 0), ("adv", "KAFKA", 0), ("other", "KAFKA", 1)):
+        body = {"ConfigGroup": {"cluster_name": CLUSTER, "group_name": name, "tag": tag,
+                                "hosts": [{"host_name": api.hosts[host]}], "desired_configs": []}}
+        assert api.client.call("POST", f"clusters/{CLUSTER}/config_groups", [body]).status == 201
+    assert _names(api, "ConfigGroup/group_name=adv&ConfigGroup/tag=KAFKA") == [("adv", "HDFS"), ("adv", "KAFKA")]
+    assert _names(api, "ConfigGroup/tag=KAFKA") == [("adv", "KAFKA"), ("other", "KAFKA")]  # tag alone: looked at
+    assert _names(api, "ConfigGroup/tag=KAFKA&ConfigGroup/hosts/host_name=" + api.hosts[1]) == [("other", "KAFKA")]
+    assert _names(api, "ConfigGroup/group_name=other|ConfigGroup/group_name=adv") == [
+        ("adv", "HDFS"), ("adv", "KAFKA"), ("other", "KAFKA")]
+    assert len(_names(api, "ConfigGroup/description=nothing-has-this")) == 3  # no key: all groups
+    assert len(_names(api, "ConfigGroup/tag!=KAFKA")) == 3  # not an equality: dropped, all groups
+
+
+def test_a_type_no_service_has_is_created_by_a_put(started):
+    """A misspelt type is not refused: AmbariManagementControllerImpl.updateCluster needs a new config when the
+    cluster has no config of that type, createConfiguration takes any type (the stack's defaults merge in only
+    where the stack has some), and a type no service owns gets no service config version (ClusterImpl.
+    addDesiredConfig) -- apache/ambari release-2.6.2 and release-2.7.8. So ambari_config checks the type itself."""
+    api = started
+    resp = api.put_config("kafka-brokr", {"listeners": "PLAINTEXT://0.0.0.0:9092"}, tag="typo1")
+    assert (resp.status, resp.text) == (200, "")
+    assert api.current("kafka-brokr") == ("typo1", 1, {"listeners": "PLAINTEXT://0.0.0.0:9092"})
+    assert api.stale_hosts() == []
+
+
+def test_a_config_group_of_a_service_the_cluster_lacks_is_500_on_27_only(either):
+    """apache/ambari release-2.7.8 ConfigGroupImpl.persistConfigMapping creates a config the group brings through
+    cluster.getService(serviceName): ServiceNotFoundException ("Service not found, clusterName=.., serviceName=..")
+    becomes a SystemException in AbstractResourceProvider.createResources: 500 "An internal system exception
+    occurred: ...". The group is not added to the cluster (ConfigGroupResourceProvider.createConfigGroups never
+    reaches cluster.addConfigGroup). release-2.6.2's persistConfigMapping uses cluster.getServices().get(name) and
+    falls back to the cluster's stack: 201. A group bringing no new config never looks the service up: 201 on both."""
+    api = either
+    body = _group(api, name="hdfs-wn0", tag="HDFS")
+    body["ConfigGroup"]["service_name"] = "HDFS"
+    resp = api.client.call("POST", f"clusters/{CLUSTER}/config_groups", [body])
+    if api.model.ambari_version == "2.6":
+        assert resp.status == 201 and len(api.model.state["config_groups"]) == 1
+    else:
+        assert (resp.status, resp.json()["message"]) == (
+            500, f"An internal system exception occurred: Service not found, clusterName={CLUSTER}, serviceName=HDFS")
+        assert api.model.state["config_groups"] == {} and api.model.config("kafka-broker", "g1") is None
+    empty = {"ConfigGroup": {**body["ConfigGroup"], "group_name": "hdfs-empty", "hosts": [], "desired_configs": []}}
+    assert api.client.call("POST", f"clusters/{CLUSTER}/config_groups", [empty]).status == 201

@@ -1,6 +1,6 @@
 """The ambari_* modules end to end against the lab's API (in-process, simulated hosts), in 2.6 and 2.7 modes.
 
-Module arguments are passed the ansible-core 2.19 way (patch_module_args).
+Module arguments are passed the way each claimed ansible-core reads them (tests/unit/plugins/module_args.py).
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ambari_kafka.mirroring.plugins.modules import (
     ambari_cluster_info, ambari_config, ambari_service)
 
+from ..unit.plugins.module_args import patch_module_args
 from .conftest import CLUSTER, PASSWORD, running_api
 
 SNIPPET = "IP_ADDRESS=$(hostname -i)\necho \"advertised.listeners=PLAINTEXT://$IP_ADDRESS:9092\" >> /x/server.properties"

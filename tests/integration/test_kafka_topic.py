@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def bootstrap(lab):
-    playbook("playbooks/setup-mirroring.yml")  # brokers reachable by IP from the controller
+    playbook("setup-mirroring.yml")  # brokers reachable by IP from the controller
     return lab.primary.bootstrap
 
 
@@ -84,3 +84,25 @@ def test_bad_requests_fail_clearly(bootstrap):
     for result in (decrease, rf, internal, unknown):
         assert "Traceback" not in str(result)
     assert describe(bootstrap, name)[0] == 4  # nothing was changed by the refused requests
+
+
+def test_broker_default_replication_factor_and_removing_one_override_on_every_release(bootstrap, lab):
+    """Kafka before 2.4 refuses replication factor -1 (CreateTopics v4, KIP-464) and before 2.3 has no
+    IncrementalAlterConfigs (KIP-339): kafka_topic sends the broker's default.replication.factor, and the whole set
+    of overrides through AlterConfigs. `make test-releases` runs this on Kafka 2.1.1 (clients/src/main/resources/
+    common/message/CreateTopicsRequest.json and IncrementalAlterConfigsRequest.json in apache/kafka trunk give
+    the versions)."""
+    name = f"topic-{uuid.uuid4().hex[:8]}"
+    expected_rf = min(3, lab.config.brokers)  # the lab's default.replication.factor
+    args = {"name": name, "partitions": 3, "config": {"retention.ms": 3600000, "cleanup.policy": "delete"}}
+    assert topic_run(bootstrap, args, check=True)["changed"] and describe(bootstrap, name) == (0, 0, {})
+    created = topic_run(bootstrap, args)
+    assert created["changed"], created
+    assert settles_to(bootstrap, name, (3, expected_rf, {"retention.ms": "3600000", "cleanup.policy": "delete"}))
+    dropped = {"name": name, "config": {"retention.ms": 3600000, "cleanup.policy": None}}
+    checked = topic_run(bootstrap, dropped, check=True)
+    assert checked["changed"] and "-cleanup.policy=delete" in checked["diff_text"], checked
+    assert describe(bootstrap, name)[2] == {"retention.ms": "3600000", "cleanup.policy": "delete"}
+    assert topic_run(bootstrap, dropped)["changed"]
+    assert settles_to(bootstrap, name, (3, expected_rf, {"retention.ms": "3600000"}))
+    assert not topic_run(bootstrap, dropped)["changed"]

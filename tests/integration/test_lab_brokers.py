@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+
+from kafka_lab import runtime
+from kafka_lab.broker import BrokerHost
+from kafka_lab.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.integration
 
@@ -15,6 +20,27 @@ echo advertised.listeners=$IP_ADDRESS
 sed -i.bak -e '/advertised/{{/advertised@/!d;}}' {conf}/server.properties
 echo "advertised.listeners=PLAINTEXT://$IP_ADDRESS:9092" >> {conf}/server.properties
 """
+
+
+def test_brokers_run_the_release_the_lab_was_started_as(lab):
+    """`kafka-lab up --kafka-version V`: every broker JVM runs V's jars; before 3.3 it registers in the cluster's
+    ZooKeeper (server.properties names it), from 3.3 it runs KRaft."""
+    kafka = runtime.locate(fetch=False, version=lab.config.kafka_version)
+    for cluster in (lab.primary, lab.secondary):
+        for host in cluster.spec.hosts():
+            broker = BrokerHost(cluster.paths, cluster.spec, host, kafka)
+            cmdline = Path(f"/proc/{broker.pid()}/cmdline").read_bytes().split(b"\0")
+            assert f"{kafka.libs}/*".encode() in cmdline[cmdline.index(b"-cp") + 1].split(b":"), cmdline
+            props = dict(line.split("=", 1) for line in (broker.dir / "conf" / "server.properties").read_text()
+                         .splitlines() if "=" in line and not line.startswith("#"))
+            if kafka.release.kraft:
+                assert props["process.roles"] == "broker,controller" and "zookeeper.connect" not in props
+            else:
+                zk = ZooKeeperServer(cluster.paths, cluster.spec, kafka)
+                assert zk.pid() is not None
+                assert props["zookeeper.connect"] == f"{zk.host.fqdn}:2181" and "process.roles" not in props
+                meta = (broker.real(props["log.dirs"].split(",")[0]) / "meta.properties").read_text()
+                assert f"broker.id={host.node_id}" in meta.splitlines()
 
 
 def test_hosts_answer_like_worker_nodes(lab):

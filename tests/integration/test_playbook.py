@@ -1,19 +1,25 @@
-"""setup-mirroring.yml against the lab: converges, then changes and restarts nothing; --check tells the truth."""
+"""setup-mirroring.yml against the lab: converges, then changes and restarts nothing; --check tells the truth; client
+secrets stay out of the output at any verbosity and reach the worker exactly as given."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
 from kafka_lab import node
 from kafka_lab.layout import Paths
+from kafka_mirror.properties import parse_properties
 
-from .playbook import playbook
+from .playbook import ROOT, playbook
 
 pytestmark = pytest.mark.integration
-PLAYBOOK = "playbooks/setup-mirroring.yml"
+PLAYBOOK = "setup-mirroring.yml"
 
 
 def request_ids(cluster) -> list[int]:
@@ -28,6 +34,13 @@ def on_node(lab, command: str) -> str:
     return proc.stdout.strip()
 
 
+def run_playbook(*args: str) -> subprocess.CompletedProcess:
+    """ansible-playbook as playbook() runs it, with stderr too and whatever its outcome."""
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=1800,
+                          env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+
+
 def test_second_run_changes_and_restarts_nothing(lab):
     output, _ = playbook(PLAYBOOK)  # converge (on a fresh lab it changes everything)
     assert "canary mirrored in" in output
@@ -38,8 +51,8 @@ def test_second_run_changes_and_restarts_nothing(lab):
     assert {c.name: request_ids(c) for c in (lab.primary, lab.secondary)} == before  # no broker restarted
     assert on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState -p User") == service  # nor the worker
     assert "ActiveState=active" in service and "User=kafka-mirror" in service
-    assert on_node(lab, "stat -c '%a %U' /etc/kafka-mirror/consumer.properties /etc/kafka-mirror/producer.properties"
-                        " /etc/kafka-mirror/worker.yaml").split("\n") == ["600 kafka-mirror"] * 3
+    assert on_node(lab, "stat -c '%a %U %G' /etc/kafka-mirror/consumer.properties /etc/kafka-mirror/producer.properties"
+                        " /etc/kafka-mirror/worker.yaml").split("\n") == ["640 root kafka-mirror"] * 3
     output, recap = playbook(PLAYBOOK, "--check", "--diff")
     assert all(r["changed"] == 0 for r in recap.values()) and "+++ after" not in output
     for cluster in (lab.primary, lab.secondary):  # the article's goal: brokers reachable by IP from outside
@@ -55,3 +68,58 @@ def test_check_mode_on_a_changed_cluster_shows_the_change_and_the_restart(lab, r
     assert "-listeners=PLAINTEXT://localhost:9092" in output and "+listeners=PLAINTEXT://0.0.0.0:9092" in output
     assert recap["lab-primary"]["changed"] == 2  # the listeners change, and the restart that would follow
     assert primary.desired("kafka-broker")[1]["listeners"] == "PLAINTEXT://localhost:9092"  # nothing written
+
+
+def test_client_secrets_are_never_shown_and_reach_the_worker_as_given(lab, tmp_path):
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    extra = {  # written raw, the newline would add security.protocol=SSL and the backslash would swallow group.id
+        "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"mirror\" "
+                            f"password=\"{secret}=:#!\";\nsecurity.protocol=SSL",
+        "client.rack": "rack\\",
+    }
+    variables = tmp_path / "secrets.json"  # a vars file, as vault would give them: never on a command line
+    variables.write_text(json.dumps({"mirror_worker_consumer_properties": extra}))
+    try:
+        proc = run_playbook("-vvv", "-e", f"@{variables}", PLAYBOOK)
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+        assert "canary mirrored in" in proc.stdout  # restarted with them, healthy, mirroring
+        assert secret not in proc.stdout + proc.stderr
+        written = parse_properties(on_node(lab, "cat /etc/kafka-mirror/consumer.properties"))
+        assert {k: written[k] for k in extra} == extra and "security.protocol" not in written
+        assert written["group.id"] == "kafka-mirror-lab"
+        assert on_node(lab, "stat -c '%a %U %G' /etc/kafka-mirror/consumer.properties") == "640 root kafka-mirror"
+    finally:
+        playbook(PLAYBOOK)  # back to the inventory's configuration
+
+
+# The mirror_worker role alone, the clusters' brokers given as kafka_network would set them.
+ROLE_ONLY = """
+- hosts: ambari_clusters
+  gather_facts: false
+  tasks:
+    - ansible.builtin.set_fact:
+        kafka_network_bootstrap_servers: "{{ '10.231.1.10:9092' if inventory_hostname == 'lab-primary' else '10.231.2.10:9092' }}"
+- hosts: mirror_workers
+  roles: [ambari_kafka.mirroring.mirror_worker]
+"""
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"mirror_worker_wheel": "/nonexistent/kafka_mirror-0.1.0-py3-none-any.whl"},
+     "No kafka-mirror wheel at /nonexistent/kafka_mirror-0.1.0-py3-none-any.whl. The collection's release artifact "
+     "ships it"),
+    ({"mirror_worker_offline": True, "mirror_worker_wheelhouse": "{tmp}/empty"},
+     "pip could not download kafka-mirror's dependencies for Python 3.11 on x86_64 with glibc 2.36"),
+], ids=["no-wheel", "offline-empty-wheelhouse"])
+def test_bad_install_inputs_fail_with_a_message_and_change_nothing(lab, tmp_path, extra, message):
+    state = "systemctl show kafka-mirror -p MainPID -p ActiveState; ls -l --time-style=+%s /opt/kafka-mirror " \
+            "/opt/kafka-mirror/wheelhouse /etc/kafka-mirror"
+    before = on_node(lab, state)
+    (tmp_path / "role.yml").write_text(ROLE_ONLY)
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({k: v.format(tmp=tmp_path) if isinstance(v, str) else v for k, v in extra.items()}))
+    proc = run_playbook("-i", str(ROOT / "inventory/lab"), "-e", f"@{variables}", str(tmp_path / "role.yml"))
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and message in output, output[-3000:]
+    assert "Traceback" not in output
+    assert on_node(lab, state) == before  # nothing installed, written or restarted

@@ -17,3 +17,12 @@ def test_argument_specs_match_defaults(role):
         assert name in options, f"{role.name}: {name} is not documented in meta/argument_specs.yml"
         assert options[name].get("default") == value, f"{role.name}: {name} defaults differ"
         assert options[name].get("description"), f"{role.name}: {name} has no description"
+
+
+def test_mirror_worker_installs_the_version_the_repository_builds():
+    """`make wheel` names the wheel after worker/pyproject.toml's version; the role looks for that name."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = (root / "worker/pyproject.toml").read_text()
+    version = next(line.split('"')[1] for line in pyproject.splitlines() if line.startswith("version = "))
+    defaults = yaml.safe_load((root / "roles/mirror_worker/defaults/main.yml").read_text())
+    assert defaults["mirror_worker_version"] == version

@@ -14,7 +14,8 @@ from kafka_lab.runtime import KafkaRuntime
 
 START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 30.0
-STARTED_MARKER = "Kafka Server started"
+# What the broker logs once it serves: KafkaRaftServer (KRaft), KafkaServer (ZooKeeper, every release).
+STARTED_MARKERS = ("Kafka Server started", "] started (kafka.server.KafkaServer)")
 
 # kafka-server-start.sh's defaults, used when kafka-env.sh does not set them.
 JVM_PERFORMANCE_OPTS = ("-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 "
@@ -73,7 +74,8 @@ class BrokerHost:
         for sub in ("conf", "log", "run", "kafka-logs"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         files = {
-            "server.properties": stack.render_server_properties(configs["kafka-broker"], params, self.cluster, self.host),
+            "server.properties": stack.render_server_properties(configs["kafka-broker"], params, self.cluster,
+                                                                self.host, self.runtime.release.kraft),
             "kafka-env.sh": stack.render_kafka_env(configs.get("kafka-env", {}), params),
             "log4j.properties": stack.render_log4j(configs.get("kafka-log4j", {}), params),
         }
@@ -84,8 +86,16 @@ class BrokerHost:
                 self.real(log_dir.strip()).mkdir(parents=True, exist_ok=True)
 
     def format_storage(self, cluster_id: str, log_dirs: str) -> None:
-        """KRaft storage is formatted once, before the first start."""
-        if all((self.real(d.strip()) / "meta.properties").exists() for d in log_dirs.split(",") if d.strip()):
+        """Once, before the first start: KRaft storage is formatted. With ZooKeeper, the stack scripts leave
+        broker.id out and the broker generates one (1001 up, in start order) into meta.properties; the lab writes
+        that file first, with the host's node id, so that each host keeps one id and tests can name it."""
+        dirs = [self.real(d.strip()) for d in log_dirs.split(",") if d.strip()]
+        if all((d / "meta.properties").exists() for d in dirs):
+            return
+        if not self.runtime.release.kraft:
+            for d in dirs:
+                d.mkdir(parents=True, exist_ok=True)
+                (d / "meta.properties").write_text(f"version=0\nbroker.id={self.host.node_id}\n")
             return
         argv = self.runtime.java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
                                      f"{self.view_conf}/server.properties", "--ignore-formatted")
@@ -116,12 +126,12 @@ class BrokerHost:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             text = self._read_from(offset)
-            if STARTED_MARKER in text:
+            if any(marker in text for marker in STARTED_MARKERS):
                 return f"Kafka broker on {self.host.fqdn} started (pid {proc.pid})"
             if proc.poll() is not None:
                 raise self._failed(f"exited with code {proc.returncode} during start-up", offset)
             time.sleep(0.25)
-        raise self._failed(f"did not log '{STARTED_MARKER}' within {START_TIMEOUT_S:.0f}s", offset)
+        raise self._failed(f"did not log that it started within {START_TIMEOUT_S:.0f}s", offset)
 
     def _failed(self, what: str, offset: int) -> TaskFailed:
         """The broker's error lines, then one closing line with the cause, as Ambari's stack scripts end with

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +30,7 @@ class AmbariClient:
     url: str  # http://127.0.0.1:8080
     username: str
     password: str = field(repr=False)  # never in reprs, test reports or logs
+    ca_file: str | None = None  # an https URL's CA (the secure lab's pki/ca.pem); None: the system's
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
              auth: bool = True, csrf: bool = True) -> Response:
@@ -40,10 +42,12 @@ class AmbariClient:
             req.add_header("Authorization", f"Basic {token}")
         if csrf:
             req.add_header("X-Requested-By", "kafka-lab")
+        req.add_header("Accept", "*/*")  # as curl: Ambari's Jersey answers 406 to an Accept without text/plain
         for key, value in (headers or {}).items():
             req.add_header(key, value)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            context = ssl.create_default_context(cafile=self.ca_file) if self.url.startswith("https:") else None
+            with urllib.request.urlopen(req, timeout=30, context=context) as resp:
                 return Response(resp.status, resp.read().decode(), dict(resp.headers))
         except urllib.error.HTTPError as err:
             return Response(err.code, err.read().decode(), dict(err.headers))

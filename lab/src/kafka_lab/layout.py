@@ -11,6 +11,8 @@ from pathlib import Path
 DEFAULT_HOME = Path(os.environ.get("KAFKA_LAB_HOME", "/var/lib/kafka-lab"))
 KAFKA_PORT = 9092
 CONTROLLER_PORT = 9093
+SASL_SSL_PORT = 9094  # the secure lab's client listener (TLS + SCRAM), beside PLAINTEXT for the lab's own use
+ZOOKEEPER_PORT = 2181
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class ClusterSpec:
     def prefixlen(self) -> int:
         return ipaddress.ip_network(self.subnet).prefixlen
 
+    @property
+    def zookeeper_host(self) -> HostSpec:
+        """Where a ZooKeeper-mode cluster's one ZooKeeper server runs (HDInsight gives it hosts of its own)."""
+        return self.hosts()[0]
+
     def hosts(self) -> list[HostSpec]:
         net = ipaddress.ip_network(self.subnet)
         out = []
@@ -71,6 +78,11 @@ class LabConfig:
     base_port: int = 8080
     sim_base_port: int = 8100
     username: str = "admin"
+    kafka_version: str = "3.9.1"  # runtime.RELEASES: before 3.3 the brokers run with ZooKeeper, else KRaft
+    secure: bool = False  # Ambari over HTTPS, a SASL_SSL (SCRAM-SHA-512) listener on every broker
+
+    def ambari_url(self, cluster: ClusterSpec) -> str:
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{cluster.port}"
 
     def clusters(self) -> list[ClusterSpec]:
         real = [
@@ -138,6 +150,40 @@ class Paths:
     @property
     def node_dir(self) -> Path:
         return self.home / "node"
+
+    # The secure lab (pki.py): the CA certificate is public, everything else 0600.
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.pki_dir / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.pki_dir / "ca.key"
+
+    def ambari_tls(self, cluster: str) -> tuple[Path, Path]:
+        """Certificate chain and key of a cluster's Ambari API."""
+        return self.pki_dir / f"ambari-{cluster}.pem", self.pki_dir / f"ambari-{cluster}.key"
+
+    def kafka_password(self, cluster: str) -> Path:
+        """The password of the cluster's SCRAM client user (pki.client_user)."""
+        return self.home / "kafka-users" / f"{cluster}.password"
+
+    def broker_tls_dir(self, fqdn: str) -> Path:
+        """A broker's TLS files; the host sees them at `host_view`/tls."""
+        return self.host_dir(fqdn) / "tls"
+
+    def broker_keystore(self, fqdn: str) -> Path:
+        return self.broker_tls_dir(fqdn) / "broker.p12"
+
+    def broker_keystore_secret(self, fqdn: str) -> Path:
+        return self.broker_tls_dir(fqdn) / "keystore.properties"
+
+    def broker_cert(self, fqdn: str) -> Path:
+        return self.broker_tls_dir(fqdn) / "broker.pem"
 
 
 def load_config(home: Path) -> LabConfig | None:

@@ -11,7 +11,10 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from kafka_lab.errors import LabError
@@ -20,10 +23,14 @@ from kafka_lab.procs import pid_from, terminate
 from kafka_lab.runtime import cache_dir
 
 MACHINE = "kl-node"
-SUITE = "bookworm"
+DEFAULT_SUITE = "bookworm"
+# Another Debian release for the node (e.g. bullseye, Python 3.9: the oldest the worker supports), chosen when the
+# node boots; each release keeps its own rootfs.
+SUITE = os.environ.get("KAFKA_LAB_NODE_SUITE", DEFAULT_SUITE)
 PACKAGES = ("systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,iproute2,ca-certificates,procps,"
             "netbase")
 BOOT_TIMEOUT_S = 120.0
+DEBOOTSTRAP_TIMEOUT_S = 1800.0
 STOP_TIMEOUT_S = 30.0
 
 
@@ -44,7 +51,11 @@ def mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def ensure_rootfs() -> Path:
+def _quiet(_: str) -> None:
+    pass
+
+
+def ensure_rootfs(progress: Callable[[str], None] = _quiet) -> Path:
     """debootstrap a minimal Debian once; later nodes are copied from the cache."""
     cache = rootfs_cache()
     if (cache / "usr/lib/systemd/systemd").exists() or (cache / "lib/systemd/systemd").exists():
@@ -55,12 +66,35 @@ def ensure_rootfs() -> Path:
                            "systemd-container (apt-get install debootstrap systemd-container)")
     partial = cache.with_name(cache.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    proc = subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(partial),
-                           mirror()], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise LabError(f"debootstrap of Debian {SUITE} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+    progress(f"debootstrap of Debian {SUITE} from {mirror()} into {cache} (first run only, a few minutes)")
+    _debootstrap(partial, progress)
     partial.rename(cache)
     return cache
+
+
+def _debootstrap(partial: Path, progress: Callable[[str], None]) -> None:
+    """Run debootstrap, telling each stage (Retrieving, Extracting, Unpacking, Configuring...) and its count."""
+    proc = subprocess.Popen(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(partial),
+                             mirror()], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    timer = threading.Timer(DEBOOTSTRAP_TIMEOUT_S, proc.kill)
+    timer.start()
+    tail: deque[str] = deque(maxlen=40)
+    counts: dict[str, int] = {}  # per stage: Retrieving and Validating alternate package by package
+    try:
+        for line in proc.stdout:
+            tail.append(line)
+            if not line.startswith("I: "):
+                continue
+            word = line[3:].split(" ", 1)[0]
+            counts[word] = count = counts.get(word, 0) + 1
+            if count == 1 or count % 50 == 0:
+                progress(f"  {line[3:].strip()}" + (f" ({count} so far)" if count > 1 else ""))
+        returncode = proc.wait()
+    finally:
+        timer.cancel()
+    if returncode != 0:
+        raise LabError(f"debootstrap of Debian {SUITE} failed (exit {returncode}; killed after "
+                       f"{DEBOOTSTRAP_TIMEOUT_S:.0f}s if negative):\n{''.join(tail)[-2000:]}")
 
 
 def node_ip(cluster: ClusterSpec) -> str:
@@ -107,17 +141,26 @@ def _pid(paths: Paths) -> int | None:
     return pid_from(paths.node_dir / "nspawn.pid")
 
 
-def up(paths: Paths, cluster: ClusterSpec) -> None:
-    """Boot the node (idempotent) and wait until it accepts SSH."""
+# Where Debian's update-ca-certificates picks up a local CA (the secure lab's), into /etc/ssl/certs.
+NODE_CA = "usr/local/share/ca-certificates/kafka-lab-ca.crt"
+
+
+def up(paths: Paths, cluster: ClusterSpec, progress: Callable[[str], None] = _quiet, ca: Path | None = None) -> None:
+    """Boot the node (idempotent) and wait until it accepts SSH; `ca`: the node trusts it (its system store)."""
     if not shutil.which("ssh-keygen") or not shutil.which("ssh"):
         raise LabError("ssh and ssh-keygen not found: install Debian's openssh-client")
     paths.node_dir.mkdir(parents=True, exist_ok=True)
-    root = paths.node_dir / "rootfs"
+    root = paths.node_dir / ("rootfs" if SUITE == DEFAULT_SUITE else f"rootfs-{SUITE}")
     if not root.exists():
-        cache = ensure_rootfs()
+        cache = ensure_rootfs(progress)
+        progress(f"copying the Debian rootfs to {root}")
         subprocess.run(["cp", "-a", "--reflink=auto", str(cache), str(root)], check=True)
     key = _configure(root, paths, cluster)
+    if ca is not None:
+        (root / NODE_CA).parent.mkdir(parents=True, exist_ok=True)
+        (root / NODE_CA).write_bytes(ca.read_bytes())
     if _pid(paths) is None:
+        progress(f"booting the worker node (systemd-nspawn {MACHINE}), waiting for SSH at {node_ip(cluster)}")
         log = open(paths.node_dir / "nspawn.log", "ab")
         proc = subprocess.Popen(
             ["systemd-nspawn", "--boot", f"--machine={MACHINE}", f"--directory={root}",
@@ -126,8 +169,10 @@ def up(paths: Paths, cluster: ClusterSpec) -> None:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         (paths.node_dir / "nspawn.pid").write_text(str(proc.pid))
     _wait_ssh(paths, node_ip(cluster), key)
+    if ca is not None:
+        trust_ca(key, node_ip(cluster))
     (paths.node_dir / "node.json").write_text(json.dumps(
-        {"hostname": hostname(cluster), "ip": node_ip(cluster), "key": str(key), "user": "root"}, indent=2))
+        {"hostname": hostname(cluster), "ip": node_ip(cluster), "key": str(key), "user": "root", "suite": SUITE}, indent=2))
 
 
 def ssh_argv(key: Path, ip: str, *command: str) -> list[str]:
@@ -153,6 +198,13 @@ def _wait_ssh(paths: Paths, ip: str, key: Path) -> None:
         time.sleep(0.5)
     raise LabError(f"The worker node did not accept SSH at {ip} within {BOOT_TIMEOUT_S:.0f}s (last: {last}); "
                    f"see {paths.node_dir / 'nspawn.log'}")
+
+
+def trust_ca(key: Path, ip: str) -> None:
+    """update-ca-certificates on the running node: the CA copied into its rootfs joins /etc/ssl/certs."""
+    proc = subprocess.run(ssh_argv(key, ip, "update-ca-certificates"), capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise LabError(f"update-ca-certificates on the worker node failed: {(proc.stdout + proc.stderr)[-1000:]}")
 
 
 def down(paths: Paths) -> None:

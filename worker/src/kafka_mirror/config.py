@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import shutil
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,17 @@ PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
 # thresholds; its default (1000) left a stream idle 56% of the time waiting for records (bench/RESULTS.md, py-spy).
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "partition.assignment.strategy": "cooperative-sticky",
                      "fetch.min.bytes": "1", "queued.max.messages.kbytes": "65536", "fetch.queue.backoff.ms": "10"}
+# message.max.bytes: librdkafka's default (1,000,000) refuses records that MirrorMaker's Java producer
+# (max.request.size 1,048,576) and a default broker (message.max.bytes 1,048,588) accept.
 PRODUCER_DEFAULTS = {"linger.ms": "20", "batch.size": "1000000", "partitioner": "murmur2_random",
-                     "compression.type": "none", "queue.buffering.max.messages": "500000"}
-ADMIN_KEYS = ("bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username",
-              "sasl.password", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.key.password",
-              "ssl.endpoint.identification.algorithm", "client.id")
+                     "compression.type": "none", "queue.buffering.max.messages": "500000",
+                     "message.max.bytes": "1048588"}
+# What an admin client takes from the consumer's or producer's settings: how to reach and authenticate to the
+# cluster, whatever the mechanism (PLAIN, SCRAM, GSSAPI, OAUTHBEARER/OIDC, mTLS with PEM or PKCS#12).
+ADMIN_KEYS = ("bootstrap.servers", "security.protocol", "client.id", "client.rack", "broker.address.family",
+              "socket.timeout.ms", "socket.keepalive.enable", "socket.connection.setup.timeout.ms",
+              "enable.ssl.certificate.verification", "enable.sasl.oauthbearer.unsecure.jwt")
+ADMIN_PREFIXES = ("sasl.", "ssl.", "ssl_", "https.")
 
 
 @dataclass(frozen=True)
@@ -39,34 +48,79 @@ class MirrorConfig:
     create_topics: bool = True  # False: leave creation to the target broker's auto.create.topics.enable
     replication_factor: int = -1  # -1: the target broker's default.replication.factor
     metrics_port: int | None = 9464
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = "127.0.0.1"
     log_format: str = "plain"
-    instance_id: str = field(default_factory=socket.gethostname)
+    instance_id: str | None = None  # static group membership: set, unique per worker, to keep partitions
     batch_size: int = 10000
     warnings: tuple[str, ...] = ()
+    # The offset map on the target (offset_map.py) and the source groups whose offsets it mirrors (translate.py).
+    offset_map: bool = False  # opt-in until its limits (docs/FAILOVER.md) are lifted
+    offset_map_topic: str = "kafka-mirror.offset-map"
+    source_alias: str = ""  # names the source in the map's keys; default: the mirror's group.id
+    sync_groups: tuple[str, ...] = ()
 
     def admin(self, side: str) -> dict[str, Any]:
         conf = self.consumer if side == "source" else self.producer
-        return {k: v for k, v in conf.items() if k in ADMIN_KEYS}
+        return {k: v for k, v in conf.items() if k in ADMIN_KEYS or k.startswith(ADMIN_PREFIXES)}
 
     def for_stream(self, index: int) -> "MirrorConfig":
-        """Each stream is a group member with its own static identity (group.instance.id)."""
-        consumer = {**self.consumer, "group.instance.id": f"{self.instance_id}-{index}",
-                    "client.id": f"kafka-mirror-{self.instance_id}-{index}"}
+        """Each stream is a member of the group; with an instance id, a static one (group.instance.id) that keeps
+        its partitions across a quick restart. Without one, a dynamic member, unique per process by design."""
+        consumer = {**self.consumer, "client.id": f"kafka-mirror-{self.instance_id or socket.gethostname()}-{index}"}
+        if self.instance_id:
+            consumer["group.instance.id"] = f"{self.instance_id}-{index}"
         return replace(self, consumer=consumer)
 
 
 def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str) -> tuple[dict, list[str]]:
     props: dict[str, str] = {}
+    if path is not None and not isinstance(path, str):
+        raise ConfigError(f"{role}_config must be the path of a {role}.properties file, not {path!r}")
     if path:
-        try:
-            props.update(parse_properties(Path(path).read_text()))
+        try:  # as Java's Properties.load(InputStream) reads it: ISO 8859-1, so any byte is a character
+            props.update(parse_properties(Path(path).read_text(encoding="latin-1")))
         except OSError as exc:
             raise ConfigError(f"cannot read --{role}.config {path}: {exc.strerror}") from None
-    props.update({k: _text(v) for k, v in (inline or {}).items()})
+    for key, value in (inline or {}).items():
+        if value is None or isinstance(value, (dict, list)):
+            raise ConfigError(f"{role} property {key} needs a single value (a string, number or boolean), not "
+                              f"{'nothing' if value is None else type(value).__name__}")
+        props[str(key)] = _text(value)
+    if "group.instance.id" in props:
+        raise ConfigError(f"{role} configuration sets group.instance.id, which every stream would share (each one "
+                          "would fence the others): give --instance.id (instance_id in worker.yaml) instead; each "
+                          "stream then gets <instance.id>-<stream>")
     if not props:
         raise ConfigError(f"no {role} configuration: give --{role}.config FILE (or '{role}' in --config worker.yaml)")
-    return translate(props, role)
+    conf, warnings = translate(props, role)
+    check_kerberos(conf, role)
+    return conf, warnings
+
+
+def check_kerberos(conf: dict[str, str], role: str) -> None:
+    """GSSAPI (Kerberos, HDInsight ESP): librdkafka runs kinit with a keytab; without one the client only logs
+    authentication failures forever. Stop at start-up instead, naming what is missing on this node."""
+    if str(conf.get("sasl.mechanism", conf.get("sasl.mechanisms", ""))).upper() != "GSSAPI":
+        return
+    side = "source (primary)" if role == "consumer" else "target (secondary)"
+    keytab, principal = conf.get("sasl.kerberos.keytab"), conf.get("sasl.kerberos.principal")
+    if not keytab:
+        raise ConfigError(f"{role} configuration uses sasl.mechanism=GSSAPI (Kerberos) without sasl.kerberos.keytab: "
+                          f"give the keytab of the {side} cluster's principal (sasl.kerberos.principal) on this node")
+    if not os.path.isfile(keytab):
+        raise ConfigError(f"{role} configuration: the Kerberos keytab {keytab} (sasl.kerberos.keytab) does not exist "
+                          f"on this node ({socket.gethostname()}); copy the principal's keytab there (ktutil, or the "
+                          "ESP cluster's domain join), readable by the mirror's user")
+    if not os.access(keytab, os.R_OK):
+        raise ConfigError(f"{role} configuration: the Kerberos keytab {keytab} (sasl.kerberos.keytab) is not "
+                          f"readable by this user (uid {os.getuid()}); give the mirror's user read access (mode 0440, "
+                          "group of the service)")
+    if not principal:
+        raise ConfigError(f"{role} configuration uses sasl.mechanism=GSSAPI without sasl.kerberos.principal: give the "
+                          f"principal of {keytab}, e.g. mirror@EXAMPLE.COM")
+    if "sasl.kerberos.kinit.cmd" not in conf and not shutil.which("kinit"):  # librdkafka's default command
+        raise ConfigError(f"{role} configuration uses Kerberos (GSSAPI) but kinit is not installed on this node: "
+                          "install the Kerberos client tools (Debian/Ubuntu: krb5-user; RHEL: krb5-workstation)")
 
 
 def _text(value: Any) -> str:
@@ -95,9 +149,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--replication.factor", dest="replication_factor", type=int,
                    help="of topics the mirror creates (default: the target broker's default)")
     p.add_argument("--metrics.port", dest="metrics_port", type=int, help="port of /metrics and /health (0: off)")
-    p.add_argument("--metrics.host", dest="metrics_host", help="address of /metrics and /health (default 0.0.0.0)")
+    p.add_argument("--metrics.host", dest="metrics_host",
+                   help="address of /metrics and /health (default 127.0.0.1; 0.0.0.0 exposes them)")
     p.add_argument("--log.format", dest="log_format", choices=["plain", "json"])
-    p.add_argument("--instance.id", dest="instance_id", help="static group membership id prefix (default hostname)")
+    p.add_argument("--instance.id", dest="instance_id",
+                   help="static group membership: member ids <instance.id>-<stream>, unique per worker "
+                        "(default: dynamic membership)")
+    p.add_argument("--offset-map", dest="offset_map", action="store_const", const=True,
+                   help="keep the offset map on the target, for `kafka-mirror offsets translate` (off by default)")
+    p.add_argument("--no-offset-map", dest="offset_map", action="store_const", const=False,
+                   help="do not keep the offset map (the default)")
     p.add_argument("--message.handler", dest="message_handler", help=argparse.SUPPRESS)
     p.add_argument("--consumer.rebalance.listener", dest="rebalance_listener", help=argparse.SUPPRESS)
     p.add_argument("--new.consumer", action="store_true", help=argparse.SUPPRESS)
@@ -113,42 +174,100 @@ def load(argv: list[str]) -> MirrorConfig:
     yml: dict[str, Any] = {}
     if args.config:
         try:
-            yml = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            yml = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
             raise ConfigError(f"cannot read --config {args.config}: {exc}") from None
         if not isinstance(yml, dict):
             raise ConfigError(f"--config {args.config} must be a mapping of settings")
+        _check_keys(yml, args.config)
 
     def pick(name: str, default: Any = None) -> Any:
         value = getattr(args, name, None)
         return value if value is not None else yml.get(name, default)
 
+    for role in ("consumer", "producer"):
+        if yml.get(role) is not None and not isinstance(yml[role], dict):
+            raise ConfigError(f"--config {args.config}: '{role}' must be a map of {role} properties "
+                              f"(name: value), not {type(yml[role]).__name__}")
     consumer, w1 = _load_properties(pick("consumer_config"), yml.get("consumer"), "consumer")
     producer, w2 = _load_properties(pick("producer_config"), yml.get("producer"), "producer")
     if not consumer.get("group.id"):
         raise ConfigError("consumer configuration has no group.id: the mirror's consumers form one group "
                           "(set group.id in consumer.properties)")
     include = pick("include")
-    if not include:
+    if not include or not isinstance(include, str):
         raise ConfigError("no topics to mirror: give --whitelist (or --include) REGEX, e.g. --whitelist testtopic")
-    streams = int(pick("num_streams", 1))
-    if streams < 1:
-        raise ConfigError("--num.streams must be 1 or more")
-    abort = pick("abort_on_send_failure", True)
-    metrics_port = pick("metrics_port", 9464)
+    exclude = pick("exclude")
+    if exclude is not None and not isinstance(exclude, str):
+        raise ConfigError("exclude must be one regular expression (a string), e.g. 'test.*|tmp.*'")
+    metrics_port = _integer(pick("metrics_port", 9464), "metrics_port", 0, 65535)
+    instance_id = pick("instance_id")
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
         producer={**PRODUCER_DEFAULTS, **producer, **PRODUCER_FIXED},
-        topics=TopicSelection(str(include), pick("exclude")),
-        streams=streams,
-        commit_interval_s=int(pick("offset_commit_interval_ms", 5000)) / 1000,
-        abort_on_send_failure=str(abort).lower() == "true",
-        refresh_interval_s=int(pick("topic_refresh_interval_ms", 30000)) / 1000,
-        create_topics=bool(pick("create_topics", True)),
-        replication_factor=int(pick("replication_factor", -1)),
-        metrics_port=int(metrics_port) or None,
-        metrics_host=str(pick("metrics_host", "0.0.0.0")),
-        log_format=str(pick("log_format", "plain")),
-        instance_id=str(pick("instance_id", socket.gethostname())),
+        topics=TopicSelection(include, exclude),
+        streams=_integer(pick("num_streams", 1), "num_streams", 1, 256),
+        commit_interval_s=_integer(pick("offset_commit_interval_ms", 5000), "offset_commit_interval_ms", 100,
+                                   3_600_000) / 1000,
+        abort_on_send_failure=_boolean(pick("abort_on_send_failure", True), "abort_on_send_failure"),
+        refresh_interval_s=_integer(pick("topic_refresh_interval_ms", 30000), "topic_refresh_interval_ms", 1000,
+                                    86_400_000) / 1000,
+        create_topics=_boolean(pick("create_topics", True), "create_topics"),
+        replication_factor=_integer(pick("replication_factor", -1), "replication_factor", -1, 32767),
+        metrics_port=metrics_port or None,
+        metrics_host=_choice_text(pick("metrics_host", "127.0.0.1"), "metrics_host"),
+        log_format=_choice_text(pick("log_format", "plain"), "log_format", ("plain", "json")),
+        instance_id=_choice_text(instance_id, "instance_id") if instance_id not in (None, "") else None,
         warnings=tuple(w1 + w2),
+        offset_map=_boolean(pick("offset_map", False), "offset_map"),
+        offset_map_topic=_choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic"),
+        source_alias=_choice_text(pick("source_alias", consumer["group.id"]), "source_alias"),
+        sync_groups=_groups(pick("sync_groups", [])),
     )
+
+
+def _groups(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
+        raise ConfigError(f"sync_groups must be a list of consumer group names, not {value!r}")
+    return tuple(value)
+
+
+# worker.yaml's settings: the long options' names with '_' (num_streams), plus the inline property maps.
+YAML_KEYS = ("consumer", "producer", "consumer_config", "producer_config", "include", "exclude",
+             "num_streams", "offset_commit_interval_ms", "abort_on_send_failure", "topic_refresh_interval_ms",
+             "create_topics", "replication_factor", "metrics_port", "metrics_host", "log_format", "instance_id",
+             "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias", "sync_groups")
+
+
+def _check_keys(yml: dict, path: str) -> None:
+    for key in yml:
+        if key not in YAML_KEYS:
+            close = difflib.get_close_matches(str(key), YAML_KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known settings: {', '.join(YAML_KEYS)}"
+            raise ConfigError(f"--config {path}: unknown setting '{key}'{hint}")
+    for alias, name in (("whitelist", "include"), ("blacklist", "exclude")):
+        if alias in yml:
+            yml.setdefault(name, yml.pop(alias))
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("-").isdigit():
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    number = int(value)
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {number}")
+    return number
+
+
+def _boolean(value: Any, name: str) -> bool:
+    text = str(value).lower() if isinstance(value, (bool, str)) else None
+    if text not in ("true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    return text in ("true", "yes")
+
+
+def _choice_text(value: Any, name: str, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or (choices and value not in choices):
+        allowed = f"one of {', '.join(choices)}" if choices else "a string"
+        raise ConfigError(f"{name} must be {allowed}, not {value!r}")
+    return str(value)

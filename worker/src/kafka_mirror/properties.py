@@ -23,8 +23,8 @@ IGNORED = {
     "auto.commit.interval.ms": "use --offset.commit.interval.ms",
     "consumer.timeout.ms": "MirrorMaker 1's old consumer setting; not needed",
     "client.dns.lookup": "librdkafka resolves all addresses of a name by default",
-    "ssl.truststore.type": "PEM files are given directly",
-    "ssl.keystore.type": "PEM files are given directly",
+    "ssl.truststore.type": "PEM CA files are given directly",
+    "ssl.keystore.type": "librdkafka tells PKCS#12 (.p12, .pfx) from PEM by itself",
     "ssl.truststore.password": "PEM CA files have no password",
     "buffer.memory": "use queue.buffering.max.kbytes (librdkafka's producer queue)",
     "offsets.storage": "the old consumer's setting; offsets are kept in Kafka",
@@ -46,14 +46,15 @@ ASSIGNORS = {
 }
 JAVA_CLASS = re.compile(r"(org|io|com|net)\.[\w.$]+\.[A-Z][\w$]*")
 JAAS = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
-STORE_SUFFIXES = (".jks", ".p12", ".pfx", ".keystore", ".truststore")
+JKS_SUFFIXES = (".jks", ".keystore", ".truststore")
+PKCS12_SUFFIXES = (".p12", ".pfx")
 
 
 def parse_properties(text: str) -> dict[str, str]:
     """java.util.Properties.load: comments (# !), key=value, key:value or key value, continuation lines."""
     props: dict[str, str] = {}
     logical = ""
-    for raw in text.splitlines():
+    for raw in re.split(r"\r\n|\r|\n", text):  # Java's line ends only (splitlines() also breaks at \x0b, \x85...)
         line = raw.lstrip()
         if not logical and (not line or line[0] in "#!"):
             continue
@@ -79,11 +80,21 @@ def _split(line: str) -> tuple[str, str]:
     match = re.match(r"((?:[^=:\s\\]|\\.)+)\s*[=:\s]?\s*(.*)$", line)
     if not match:
         return line.strip(), ""
-    return _unescape(match.group(1)), _unescape(match.group(2).rstrip())
+    return _unescape(match.group(1)), _unescape(_rstrip_unescaped(match.group(2)))
+
+
+def _rstrip_unescaped(text: str) -> str:
+    """Trailing blanks are dropped (lenient with hand-written files), but not one escaped by a backslash."""
+    stripped = text.rstrip()
+    backslashes = len(stripped) - len(stripped.rstrip("\\"))
+    return text[:len(stripped) + 1] if backslashes % 2 else stripped
 
 
 def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), text)
+    """load's escapes: \\t \\n \\r \\f, \\uXXXX (UTF-16 code units, so pairs make one character), else the character."""
+    out = re.sub(r"\\(u[0-9a-fA-F]{4}|.)", lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 5 else
+                 {"n": "\n", "t": "\t", "r": "\r", "f": "\f"}.get(m.group(1), m.group(1)), text)
+    return out.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass") if "\\u" in text else out
 
 
 def translate(props: dict[str, str], role: str) -> tuple[dict[str, str], list[str]]:
@@ -127,8 +138,8 @@ def _translate_one(key: str, value: str, role: str) -> dict[str, str]:
                           "copies bytes as they are; remove the property")
     if key in ("ssl.truststore.location", "ssl.keystore.location"):
         return _store(key, value, role)
-    if key == "ssl.keystore.password" or key == "ssl.key.password":
-        return {"ssl.key.password": value}
+    if key == "ssl.keystore.password":  # librdkafka: the PKCS#12 keystore's password (ssl.keystore.location)
+        return {key: value}
     if key == "sasl.jaas.config":
         return _jaas(value, role)
     if key == "partition.assignment.strategy":
@@ -144,11 +155,16 @@ def _translate_one(key: str, value: str, role: str) -> dict[str, str]:
 
 
 def _store(key: str, value: str, role: str) -> dict[str, str]:
-    if value.lower().endswith(STORE_SUFFIXES):
-        what = "CA certificate(s) as PEM in ssl.ca.location" if "truststore" in key else \
-            "client certificate and key as PEM in ssl.certificate.location and ssl.key.location"
-        raise ConfigError(f"{role}.properties: {key}={value} is a Java key store, which librdkafka cannot read; "
-                          f"export the {what} (keytool -exportcert -rfc, or openssl pkcs12)")
+    """PEM files and PKCS#12 keystores are read by librdkafka; Java key stores (JKS) and PKCS#12 trust stores not."""
+    lower = value.lower()
+    if key == "ssl.keystore.location" and lower.endswith(PKCS12_SUFFIXES):
+        return {key: value}
+    if lower.endswith(JKS_SUFFIXES + PKCS12_SUFFIXES):
+        what = "CA certificate(s) as PEM in ssl.ca.location (keytool -exportcert -rfc, or openssl pkcs12 -nokeys)" \
+            if "truststore" in key else "client certificate and key as PKCS#12 (keytool -importkeystore " \
+            "-deststoretype PKCS12) in ssl.keystore.location, or as PEM in ssl.certificate.location and " \
+            "ssl.key.location"
+        raise ConfigError(f"{role}.properties: {key}={value} is a key store librdkafka cannot read; give the {what}")
     return {"ssl.ca.location": value} if "truststore" in key else {"ssl.certificate.location": value}
 
 
@@ -162,7 +178,9 @@ def _jaas(value: str, role: str) -> dict[str, str]:
                       "for PLAIN or SCRAM give username and password in it, for Kerberos use sasl.kerberos.* settings")
 
 
-SECRET = re.compile(r"password|secret|jaas|sasl\.oauthbearer\.client", re.I)
+# Names whose values are secrets, or may hold one (ssl.key.pem, sasl.oauthbearer.config, a JAAS line, a token).
+SECRET = re.compile(r"password|passphrase|secret|jaas|token|private|oauthbearer\.(client|config)|\.pem$|"
+                    r"credential", re.I)
 
 
 def masked(conf: dict[str, str]) -> dict[str, str]:

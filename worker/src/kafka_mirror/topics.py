@@ -51,6 +51,17 @@ def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
             if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and name not in NOT_COPIED and e.value is not None}
 
 
+def default_replication_factor(admin: AdminClient) -> int:
+    """The target's default.replication.factor, or -1 when no broker reports it (creation then fails, reported)."""
+    brokers = sorted(admin.list_topics(timeout=TIMEOUT_S).brokers)
+    if not brokers:
+        return -1
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(brokers[0]))
+    entries = admin.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+    entry = entries.get("default.replication.factor")
+    return int(entry.value) if entry is not None and str(entry.value).isdigit() else -1
+
+
 class TopicSync:
     """Keeps the target's topics in step with the source's, as far as the mirror is allowed to."""
 
@@ -87,19 +98,34 @@ class TopicSync:
     def _create(self, topics: dict[str, int]) -> dict[str, int]:
         if not topics:
             return {}
-        new = [NewTopic(t, num_partitions=n, replication_factor=self.replication_factor,
-                        config=self._configs(t)) for t, n in sorted(topics.items())]
         created = {}
-        for topic, future in self.target.create_topics(new, request_timeout=TIMEOUT_S).items():
+        for topic, n in sorted(topics.items()):
             try:
-                future.result(timeout=TIMEOUT_S)
-                log.info("created target topic %s with %d partitions", topic, topics[topic])
+                self._create_one(topic, n)
+                log.info("created target topic %s with %d partitions", topic, n)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
                     self._report(exc, topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
-            created[topic] = topics[topic]
+            created[topic] = n
         return created
+
+    def _create_one(self, topic: str, partitions: int) -> None:
+        new = NewTopic(topic, num_partitions=partitions, replication_factor=self.replication_factor,
+                       config=self._configs(topic))
+        try:
+            self.target.create_topics([new], request_timeout=TIMEOUT_S)[topic].result(timeout=TIMEOUT_S)
+        except KafkaException as exc:
+            # -1 (the broker's default) needs CreateTopics v4 (KIP-464, Kafka 2.4): older targets get the value
+            # read from their configuration, once.
+            if exc.args[0].code() != KafkaError._UNSUPPORTED_FEATURE or self.replication_factor != -1:
+                raise
+            self.replication_factor = default_replication_factor(self.target)
+            if self.replication_factor == -1:
+                raise
+            log.info("target brokers are older than Kafka 2.4: creating topics with their "
+                     "default.replication.factor, %d", self.replication_factor)
+            self._create_one(topic, partitions)
 
     def _grow(self, topics: dict[str, int]) -> dict[str, int]:
         if not topics:

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from kafka_lab.ambari import secrets
 from kafka_lab.ambari.errors import ApiError, bad_request, internal, not_found
 from kafka_lab.layout import ClusterSpec
 from kafka_lab.stack import KAFKA_CONFIG_DEPENDENCIES, SERVICE_CONFIG_TYPES
@@ -73,7 +74,12 @@ class ClusterModel:
         with self.lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True))
+            # 0600: the state holds every config version, passwords included.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # A .tmp left by an older lab or a crash keeps its mode through O_CREAT: 0600 before any byte is written.
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.state, indent=1, sort_keys=True))
             os.replace(tmp, self.path)
 
     # --- configurations -------------------------------------------------------------------------
@@ -91,11 +97,22 @@ class ClusterModel:
     def create_configuration(self, config_type: str, tag: str, props: dict, attrs: dict, user: str) -> None:
         """POST configurations: a new version that is not applied (not desired) until PUT selects it."""
         with self.lock:
-            self._create_config(config_type, tag, props, attrs, user)
+            self._create_config(config_type, tag, self._resolved(config_type, props, attrs), attrs, user)
             self.save()
 
     def config(self, config_type: str, tag: str) -> dict | None:
         return self.state["configs"].get(config_type, {}).get(tag)
+
+    def config_by_version(self, config_type: str, version: int) -> dict | None:
+        """ClusterImpl.getConfigByVersion: what a SECRET reference points at."""
+        return next((c for c in self.state["configs"].get(config_type, {}).values() if c["version"] == version), None)
+
+    def _resolved(self, config_type: str, props: dict, attrs: dict | None) -> dict:
+        return secrets.resolved(config_type, props, attrs or {}, self.config_by_version, self.spec.name)
+
+    def shown_properties(self, config_type: str, cfg: dict) -> dict:
+        """A stored config's properties as every API answer shows them (ConfigurationResponse)."""
+        return secrets.shown(config_type, cfg["version"], cfg["properties"], cfg["properties_attributes"])
 
     def desired_configs(self) -> dict[str, dict]:
         out = {}
@@ -112,6 +129,9 @@ class ClusterModel:
             for r in requests:
                 if not r.get("type"):
                     raise bad_request("Invalid desired config: 'type' is required")
+            # Password references become the stored values before anything is compared (updateCluster).
+            requests = [{**r, "properties": self._resolved(r["type"], r["properties"], r.get("properties_attributes"))}
+                        if isinstance(r.get("properties"), dict) else r for r in requests]
             services = {service_of(r["type"]) for r in requests} - {None}
             if len(services) > 1:
                 types = sorted(r["type"] for r in requests)
@@ -203,7 +223,7 @@ class ClusterModel:
                 "stackId": {"stackName": stack_name, "stackVersion": stack_version, "stackId": self.state["stack_id"]},
                 "type": t, "versionTag": scv["configs"][t], "version": self.config(t, scv["configs"][t])["version"],
                 "serviceConfigVersions": None,
-                "configs": self.config(t, scv["configs"][t])["properties"],
+                "configs": self.shown_properties(t, self.config(t, scv["configs"][t])),
                 "configAttributes": self.config(t, scv["configs"][t])["properties_attributes"],
                 "propertiesTypes": {},
             } for t in types],
@@ -301,13 +321,22 @@ class ClusterModel:
                     raise ApiError(conflict_status, "Host is already associated with a config group, "
                                                     f"clusterName = {self.spec.name}, configGroupName = "
                                                     f"{other['group_name']}, hostName = {host}")
-        desired = {}
-        for dc in body.get("desired_configs") or []:
-            config_type, tag = dc.get("type"), dc.get("tag")
-            if config_type not in self.state["desired"]:
+        configs = body.get("desired_configs") or []
+        for dc in configs:  # verifyConfigs, before anything is stored
+            if dc.get("type") not in self.state["desired"]:
                 raise internal(f"Trying to add not existent config type to config group: configType = "
-                               f"{config_type} cluster = {self.spec.name}")
-            if self.config(config_type, tag) is None:
+                               f"{dc.get('type')} cluster = {self.spec.name}")
+        new = [dc for dc in configs if self.config(dc.get("type"), dc.get("tag")) is None]
+        owner = group.get("service_name") or body.get("service_name") or next(
+            (service_of(dc["type"]) for dc in configs if service_of(dc["type"])), None)
+        if new and self.ambari_version != "2.6" and owner not in self.state["services"]:
+            # persistConfigMapping creates a config the group brings with cluster.getService(serviceName), which
+            # throws for a service the cluster lacks (release-2.7.8); release-2.6.2 takes the cluster's stack then.
+            raise internal(f"Service not found, clusterName={self.spec.name}, serviceName={owner}")
+        desired = {}
+        for dc in configs:
+            config_type, tag = dc.get("type"), dc.get("tag")
+            if dc in new:
                 self._create_config(config_type, tag, dc.get("properties") or {},
                                     dc.get("properties_attributes") or {}, user)
             desired[config_type] = tag

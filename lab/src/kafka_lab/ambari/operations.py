@@ -2,6 +2,10 @@
 
 A request is a list of stages; the tasks of a stage run in parallel, stages one after another,
 and a failed stage aborts the stages after it. Each task acts on a host through a HostAgent.
+
+A host's ambari-agent can be stopped (`kafka-lab agent stop HOST`, a marker file beside the cluster's
+state): Ambari then reports the host HEARTBEAT_LOST and its components UNKNOWN, and acts as its
+HeartbeatMonitor, ActionScheduler and request builders do for such hosts.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Protocol
 
 from kafka_lab.ambari.errors import ApiError, bad_request, internal, not_found
@@ -21,6 +26,10 @@ VALID_DESIRED = ("INIT", "INSTALLED", "STARTED", "UNINSTALLED", "DISABLED")
 ALL_STATES = ("INIT", "INSTALLING", "INSTALL_FAILED", "INSTALLED", "STARTING", "STARTED", "STOPPING",
               "UNINSTALLING", "UNINSTALLED", "WIPING_OUT", "UPGRADING", "DISABLED", "UNKNOWN")
 BATCH_REQUEST_TIMEOUT_S = 3600.0
+BATCH_STATUS_INTERVAL_S = 0.2  # BatchRequestJob's statusCheckInterval
+# Component categories of the stack (common-services/KAFKA/0.8.1/metainfo.xml: KAFKA_BROKER is a MASTER).
+MASTER_COMPONENTS = ("KAFKA_BROKER",)
+AGENT_STOPPED_DIR = "agent-stopped"
 LEVELS = ("CLUSTER", "SERVICE", "HOST", "HOST_COMPONENT")
 # Which effective maintenance states each operation level lets through (MaintenanceStateHelper).
 ALLOWED_MAINTENANCE = {"CLUSTER": ("OFF",), "SERVICE": ("OFF", "IMPLIED_FROM_SERVICE"),
@@ -37,6 +46,11 @@ class HostAgent(Protocol):
     def stop(self, host: str) -> str: ...
 
 
+def agent_marker(state_path: Path, host: str) -> Path:
+    """The file that says a host's ambari-agent is stopped (beside the cluster's state.json)."""
+    return state_path.parent / AGENT_STOPPED_DIR / host
+
+
 class Operations:
     def __init__(self, model: ClusterModel, agent: HostAgent) -> None:
         self.model = model
@@ -46,9 +60,14 @@ class Operations:
 
     # --- live state -----------------------------------------------------------------------------
 
+    def heartbeat_lost(self, host: str) -> bool:
+        return agent_marker(self.model.path, host).exists()
+
     def component_state(self, host: str) -> str:
         if host in self.transitions:
             return self.transitions[host]
+        if self.heartbeat_lost(host):
+            return "UNKNOWN"  # HeartbeatMonitor.handleHeartbeatLost: every non-client component
         return "STARTED" if self.agent.running(host) else "INSTALLED"
 
     def maintenance(self, host: str, component: str) -> str:
@@ -83,10 +102,13 @@ class Operations:
                            f"serviceName=KAFKA, currentDesiredState=STARTED, newDesiredState={target}")
         level_name = _level(level)
         with self.model.lock:
+            # ServiceResourceProvider.updateServices ignores UNKNOWN (heartbeat-lost) host components, and
+            # addStages creates no command for a HEARTBEAT_LOST host: both silently.
             todo = [(h, c) for h, c in pairs if self.maintenance(h, c) in ALLOWED_MAINTENANCE[level_name]
-                    and self.component_state(h) != target]
+                    and self.component_state(h) not in (target, "UNKNOWN")]
             for host, component in pairs:
-                self.model.state["host_components"][host][component]["desired_state"] = target
+                if not self.heartbeat_lost(host):  # an ignored UNKNOWN one keeps its desired state
+                    self.model.state["host_components"][host][component]["desired_state"] = target
             if not todo:
                 self.model.state["next_request_id"] += 1  # an id is allocated all the same
                 self.model.save()
@@ -94,8 +116,9 @@ class Operations:
             command = "START" if target == "STARTED" else "STOP"
             return self._create(context, level, [], [[(h, c, command, None) for h, c in todo]], user, None)
 
-    def post_request(self, body: dict, user: str, schedule_id: int | None = None) -> int:
-        """POST /clusters/C/requests with a custom command (RESTART) and resource filters."""
+    def post_request(self, body: dict, user: str, schedule_id: int | None = None) -> int | None:
+        """POST /clusters/C/requests with a custom command (RESTART) and resource filters: the new request's id, or
+        None when every host was left out (no stage: 201 with an empty body)."""
         info = body.get("RequestInfo") or {}
         if info.get("command") and info.get("action"):
             raise internal("Both command and action cannot be specified.")
@@ -119,8 +142,15 @@ class Operations:
                 hosts = [h.strip() for h in str(f.get("hosts", "")).split(",") if h.strip()]
                 for host in hosts:
                     self.model.require_host(host)
-                eligible = [h for h in hosts if self.maintenance(h, component) in ALLOWED_MAINTENANCE[level_name]]
-                if not eligible:
+                # AmbariCustomCommandExecutionHelper.addCustomCommandAction: hosts in maintenance are dropped, then
+                # unhealthy ones (filterUnhealthHostItem: only for a non-master component, SERVICE level and more
+                # than one filter); an error only when nothing was dropped and nothing is left.
+                ignored = [h for h in hosts if self.maintenance(h, component) not in ALLOWED_MAINTENANCE[level_name]]
+                candidates = [h for h in hosts if h not in ignored]
+                unhealthy = [h for h in candidates if self.heartbeat_lost(h) and component not in MASTER_COMPONENTS
+                             and level_name == "SERVICE" and len(filters) > 1]
+                eligible = [h for h in candidates if h not in unhealthy]
+                if not ignored and not unhealthy and not eligible:
                     raise internal(f"While building the RESTART custom command for {service}/{component}, "
                                    "there were no healthy eligible hosts")
                 stage += [(h, component, "CUSTOM_COMMAND", "RESTART") for h in eligible]
@@ -130,6 +160,10 @@ class Operations:
                                  "component_name": f.get("component_name", "KAFKA_BROKER"),
                                  "hosts": [h.strip() for h in str(f.get("hosts", "")).split(",") if h.strip()]}
                                 for f in filters]
+            if not stage:  # RoleGraph makes no stage, RequestStageContainer persists no request
+                self.model.state["next_request_id"] += 1  # the id was allocated all the same
+                self.model.save()
+                return None
             return self._create(info.get("context", ""), level, resource_filters, [stage], user, schedule_id)
 
     def _create(self, context: str, level: dict | None, filters: list, stages: list[list[tuple]], user: str,
@@ -191,6 +225,11 @@ class Operations:
         with self.model.lock:
             if task["status"] == "ABORTED":
                 return False
+            if self.heartbeat_lost(host):
+                # ActionScheduler.isHostStateUnknown -> timeoutHostRole(hostUnknownState=true): ABORTED, no output.
+                task.update(status="ABORTED", end_time=now_ms())
+                self.model.save()
+                return False
             task.update(status="IN_PROGRESS", start_time=now_ms(), attempt_cnt=1)
             self.transitions[host] = "STOPPING" if action == "STOP" else "STARTING"
             configs = self.model.effective_configs(host)
@@ -248,6 +287,12 @@ class Operations:
                 "queued_task_count": count["QUEUED"], "progress_percent": progress}
 
     # --- request schedules (rolling restarts) ---------------------------------------------------
+    # Ambari 2.6.2 and 2.7.8 alike (RequestExecution, ExecutionScheduleManager, BatchRequestJob,
+    # AbstractLinearExecutionJob): a schedule is SCHEDULED, COMPLETED or DISABLED, nothing else; batches run in
+    # order_id order; a batch whose POST is refused is recorded FAILED with its return code and message, has no
+    # request and does not count against the tolerance; once the failed tasks of all batches so far exceed
+    # task_failure_tolerance (none given: no limit) the chain ends, and the schedule is still marked COMPLETED.
+    # ABORTED, PAUSED, task_failure_tolerance_per_batch and pause_after_first_batch are Ambari 2.8 (AMBARI-24733).
 
     def create_schedule(self, body: dict, user: str) -> int:
         schedule = body.get("RequestSchedule") or {}
@@ -263,8 +308,9 @@ class Operations:
             st["schedules"][str(schedule_id)] = {
                 "id": schedule_id, "description": schedule.get("description"), "status": "SCHEDULED",
                 "last_execution_status": None, "create_user": user, "schedule": schedule.get("schedule"),
-                "batch_settings": {k: int(settings.get(k, 0)) for k in (
-                    "batch_separation_in_seconds", "task_failure_tolerance", "task_failure_tolerance_per_batch")},
+                "batch_settings": {  # RequestScheduleResourceProvider reads these two keys only
+                    "batch_separation_in_seconds": _int_or_none(settings.get("batch_separation_in_seconds")),
+                    "task_failure_tolerance_limit": _int_or_none(settings.get("task_failure_tolerance"))},
                 "batch_requests": [{
                     "order_id": int(r.get("order_id", i + 1)), "request_type": r.get("type"),
                     "request_uri": r.get("uri"), "request_body": _body_text(r.get("RequestBodyInfo")),
@@ -278,53 +324,61 @@ class Operations:
     def _run_schedule(self, schedule_id: int, user: str) -> None:
         schedule = self.model.state["schedules"][str(schedule_id)]
         settings = schedule["batch_settings"]
+        tolerance = settings["task_failure_tolerance_limit"]
         failed_total = 0
         ordered = sorted(schedule["batch_requests"], key=lambda r: r["order_id"])
         for n, batch in enumerate(ordered):
             if schedule["status"] != "SCHEDULED":
-                return
-            failed = self._run_batch_request(batch, user, schedule_id)
-            failed_total += failed
-            if failed_total > settings["task_failure_tolerance"] or (
-                    settings["task_failure_tolerance_per_batch"] and failed > settings["task_failure_tolerance_per_batch"]):
-                with self.model.lock:
-                    schedule.update(status="ABORTED", last_execution_status="ABORTED")
-                    self.model.save()
-                return
+                return  # DELETE disabled it: deleteAllJobs, no later batch runs
+            failed_total += self._run_batch_request(schedule, batch, user, schedule_id)
+            if tolerance is not None and failed_total > tolerance:
+                break  # hasToleranceThresholdExceeded: the chain ends, finalizeBatch marks it COMPLETED
             if n + 1 < len(ordered):
-                time.sleep(settings["batch_separation_in_seconds"])
+                time.sleep(settings["batch_separation_in_seconds"] or 0)
         with self.model.lock:
-            schedule.update(status="COMPLETED", last_execution_status="COMPLETED")
+            if schedule["status"] == "SCHEDULED":
+                schedule["status"] = "COMPLETED"
             self.model.save()
 
-    def _run_batch_request(self, batch: dict, user: str, schedule_id: int) -> int:
-        """Execute one batch request and wait for it; return its number of failed tasks."""
+    def _run_batch_request(self, schedule: dict, batch: dict, user: str, schedule_id: int) -> int:
+        """executeBatchRequest, then BatchRequestJob's polling: the failed, aborted and timed-out tasks it added."""
         uri = (batch["request_uri"] or "").strip("/").removeprefix("api/v1/")
         try:
             if batch["request_type"] != "POST" or uri != f"clusters/{self.model.spec.name}/requests":
                 raise bad_request(f"The lab's request schedules run POST /clusters/{self.model.spec.name}/requests "
                                   f"only, not {batch['request_type']} {batch['request_uri']}")
-            request_id = self.post_request(json.loads(batch["request_body"] or "{}"), user, schedule_id)
+            try:
+                body = json.loads(batch["request_body"] or "{}")
+            except ValueError as exc:
+                raise bad_request(f"Invalid Request: Malformed Request Body.  An exception occurred parsing the "
+                                  f"request body: {exc}") from None
+            request_id = self.post_request(body if isinstance(body, dict) else {}, user, schedule_id)
         except ApiError as exc:
-            with self.model.lock:
-                batch.update(return_code=exc.status, response_message=exc.message, request_status="FAILED")
-                self.model.save()
-            return 1
-        with self.model.lock:
-            batch.update(return_code=202, request_id=request_id, request_status="IN_PROGRESS")
+            self._record(schedule, batch, "FAILED", return_code=exc.status, response_message=exc.message)
+            return 0  # no request id: nothing to wait for, nothing counted
+        if request_id is None:  # 201 with an empty body: convertToBatchRequestResponse says COMPLETED
+            self._record(schedule, batch, "COMPLETED", return_code=201)
+            return 0
+        self._record(schedule, batch, "Accepted", return_code=202, request_id=request_id)
         request = self.request(str(request_id))
         deadline = time.monotonic() + BATCH_REQUEST_TIMEOUT_S
         summary = self.summary(request)
         while not (summary["status"] in TERMINAL and request["end_time"] != -1):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline:  # the lab's own bound; Ambari's job polls for as long as it takes
                 self.abort(str(request_id), f"batch request did not finish within {BATCH_REQUEST_TIMEOUT_S:.0f}s")
                 return summary["task_count"]
-            time.sleep(0.2)
+            time.sleep(BATCH_STATUS_INTERVAL_S)
             summary = self.summary(request)
-        with self.model.lock:
-            batch["request_status"] = summary["status"]
-            self.model.save()
+            self._record(schedule, batch, summary["status"])
         return summary["failed_task_count"] + summary["aborted_task_count"] + summary["timed_out_task_count"]
+
+    def _record(self, schedule: dict, batch: dict, status: str, **fields: object) -> None:
+        """RequestExecutionImpl.updateBatchRequest: the batch's status (and code, message, id), and the schedule's
+        last_execution_status."""
+        with self.model.lock:
+            batch.update(request_status=status, **fields)
+            schedule["last_execution_status"] = status
+            self.model.save()
 
     def delete_schedule(self, schedule_id: str) -> None:
         schedule = self.schedule(schedule_id)
@@ -375,6 +429,15 @@ def _level(level: dict | None) -> str:
     if name not in LEVELS:
         raise bad_request(f"Invalid operation level: {level.get('level')}")
     return name
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise bad_request(f"Request Schedule batch json is unparseable: {value!r} is not a number") from None
 
 
 def _body_text(body: object) -> str | None:

@@ -25,6 +25,11 @@ class Query:
     predicate_props: list[str]
     minimal: bool = False
     params: dict[str, str] = field(default_factory=dict)
+    tree: "Node | None" = None
+
+    def property_maps(self) -> list[dict[str, str]]:
+        """What a provider without predicate evaluation sees (AbstractResourceProvider.getPropertyMaps)."""
+        return property_maps(self.tree)
 
 
 def parse_query(raw: str) -> Query:
@@ -39,8 +44,87 @@ def parse_query(raw: str) -> Query:
             rest.append(part)
     text = unquote("&".join(rest))
     fields = [f.strip() for f in params["fields"].split(",") if f.strip()] if "fields" in params else None
-    predicate, props = (None, []) if not text else _Parser(text).parse()
-    return Query(fields, predicate, props, params.get("minimal_response") == "true", params)
+    tree, props = (None, []) if not text else _Parser(text).parse()
+    predicate = None if tree is None else _compile(tree)
+    return Query(fields, predicate, props, params.get("minimal_response") == "true", params, tree)
+
+
+# --- the predicate tree: ("cmp", prop, op, value) | ("empty", prop) | ("not", node) | ("and"|"or", [nodes]) ---
+
+Node = tuple
+
+
+def _compile(node: Node) -> Predicate:
+    kind = node[0]
+    if kind == "cmp":
+        return _compare(node[1], node[2], node[3])
+    if kind == "empty":
+        prop = node[1]
+        return lambda get: not any(v not in (None, "", [], {}) for v in get(prop))
+    if kind == "not":
+        inner = _compile(node[1])
+        return lambda get: not inner(get)
+    parts = tuple(_compile(n) for n in node[1])
+    if kind == "and":
+        return lambda get: all(p(get) for p in parts)
+    return lambda get: any(p(get) for p in parts)
+
+
+ALWAYS: Node = ("always",)
+
+
+def _simplify(node: Node) -> Node:
+    """SimplifyingPredicateVisitor: equals kept, other comparisons always true, ORs under an AND distributed."""
+    kind = node[0]
+    if kind == "cmp":
+        return node if node[2] == "=" else ALWAYS
+    if kind in ("not", "empty", "always"):  # unary and category predicates are kept as they are
+        return node
+    children = [_simplify(n) for n in node[1]]
+    if kind == "and" and any(c[0] == "or" for c in children):
+        pairs: list[Node] = []
+        for i in range(len(children)):
+            for j in range(i + 1, len(children)):
+                pairs.extend(_distribute(children[i], children[j]))
+        return ("or", pairs)
+    return (kind, children)
+
+
+def _distribute(left: Node, right: Node) -> list[Node]:
+    if left[0] == "or":
+        return _distribute_or(left, right)
+    if right[0] == "or":
+        return _distribute_or(right, left)
+    return [left if left == right else ("and", [left, right])]
+
+
+def _distribute_or(or_node: Node, other: Node) -> list[Node]:
+    out: list[Node] = []
+    for base in or_node[1]:
+        if other[0] == "or":
+            out.extend(_distribute_or(other, base))
+        else:
+            out.append(base if base == other else ("and", [base, other]))
+    return out
+
+
+def _properties(node: Node, out: dict[str, str]) -> dict[str, str]:
+    """PropertyPredicateVisitor: every comparison's property and value; unary/category/always add nothing."""
+    if node[0] == "cmp":
+        out[node[1]] = node[3]
+    elif node[0] in ("and", "or"):
+        for child in node[1]:
+            _properties(child, out)
+    return out
+
+
+def property_maps(tree: Node | None) -> list[dict[str, str]]:
+    """One map per disjunct of the simplified predicate; no predicate is one empty map (select all)."""
+    if tree is None:
+        return [{}]
+    top = _simplify(tree)
+    disjuncts = top[1] if top[0] == "or" else [top]
+    return [_properties(d, {}) for d in disjuncts]
 
 
 _TOKEN = re.compile(r"\s*(!=|<=|>=|=|<|>|&|\||!|\(|\))")
@@ -54,11 +138,11 @@ class _Parser:
         self.pos = 0
         self.props: list[str] = []
 
-    def parse(self) -> tuple[Predicate, list[str]]:
-        pred = self._or()
+    def parse(self) -> tuple[Node, list[str]]:
+        tree = self._or()
         if self.pos != len(self.text):
             self._fail(f"unexpected '{self.text[self.pos:]}'")
-        return pred, self.props
+        return tree, self.props
 
     def _fail(self, why: str) -> None:
         raise QueryError(f"Unable to compile query predicate: {why} in '{self.text}'")
@@ -66,25 +150,24 @@ class _Parser:
     def _peek(self, s: str) -> bool:
         return self.text.startswith(s, self.pos)
 
-    def _or(self) -> Predicate:
+    def _or(self) -> Node:
         parts = [self._and()]
         while self._peek("|"):
             self.pos += 1
             parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda get, ps=tuple(parts): any(p(get) for p in ps))
+        return parts[0] if len(parts) == 1 else ("or", parts)
 
-    def _and(self) -> Predicate:
+    def _and(self) -> Node:
         parts = [self._not()]
         while self._peek("&"):
             self.pos += 1
             parts.append(self._not())
-        return parts[0] if len(parts) == 1 else (lambda get, ps=tuple(parts): all(p(get) for p in ps))
+        return parts[0] if len(parts) == 1 else ("and", parts)
 
-    def _not(self) -> Predicate:
+    def _not(self) -> Node:
         if self._peek("!") and not self._peek("!="):
             self.pos += 1
-            inner = self._not()
-            return lambda get: not inner(get)
+            return ("not", self._not())
         if self._peek("("):
             self.pos += 1
             inner = self._or()
@@ -94,7 +177,7 @@ class _Parser:
             return inner
         return self._comparison()
 
-    def _comparison(self) -> Predicate:
+    def _comparison(self) -> Node:
         m = re.compile(r"[A-Za-z0-9_/.\-*]+").match(self.text, self.pos)
         if not m:
             self._fail(f"expected a property name at position {self.pos}")
@@ -104,16 +187,18 @@ class _Parser:
             prop = name[: -len(".isEmpty")]
             self.pos += 2
             self.props.append(prop)
-            return lambda get: not any(v not in (None, "", [], {}) for v in get(prop))
+            return ("empty", prop)
         if name.endswith(".in") and self._peek("("):
             prop = name[: -len(".in")]
             end = self.text.find(")", self.pos)
             if end < 0:
                 self._fail("missing ')' after .in(")
-            values = {v.strip() for v in self.text[self.pos + 1:end].split(",")}
+            values = [v.strip() for v in self.text[self.pos + 1:end].split(",")]
             self.pos = end + 1
             self.props.append(prop)
-            return lambda get: any(_text(v) in values for v in get(prop))
+            # QueryLexer expands .in(a,b) to (p=a|p=b).
+            equals = [("cmp", prop, "=", v) for v in values]
+            return equals[0] if len(equals) == 1 else ("or", equals)
         op = _TOKEN.match(self.text, self.pos)
         if not op or op.group(1) not in ("=", "!=", "<", ">", "<=", ">="):
             self._fail(f"expected an operator after '{name}'")
@@ -122,7 +207,7 @@ class _Parser:
         value = vm.group(0)
         self.pos = vm.end()
         self.props.append(name)
-        return _compare(name, op.group(1), value)
+        return ("cmp", name, op.group(1), value)
 
 
 def _text(value: Any) -> str:

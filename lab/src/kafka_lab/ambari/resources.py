@@ -102,7 +102,7 @@ class Views:
         h = self.m.state["hosts"][name]
         props = {"Hosts": {
             "cluster_name": self.c, "host_name": name, "public_host_name": name, "ip": h["ip"],
-            "host_state": "HEALTHY", "host_status": "HEALTHY", "maintenance_state": h["maintenance_state"],
+            **_host_health(self.ops.heartbeat_lost(name)), "maintenance_state": h["maintenance_state"],
             "rack_info": h["rack"], "os_type": "debian12", "os_family": "debian", "os_arch": "x86_64",
             "cpu_count": 2, "ph_cpu_count": 2, "total_mem": 24 * 1024 * 1024,
             "desired_configs": self.m.effective_tags(name)}}
@@ -120,7 +120,7 @@ class Views:
                                          "Config": {"cluster_name": self.c, "stack_id": self.m.state["stack_id"]}}
                 if include_properties:
                     if cfg["properties"]:
-                        props["properties"] = dict(sorted(cfg["properties"].items()))
+                        props["properties"] = dict(sorted(self.m.shown_properties(config_type, cfg).items()))
                     if cfg["properties_attributes"]:
                         props["properties_attributes"] = cfg["properties_attributes"]
                 href = f"{self.cluster_href}/configurations?type={config_type}&tag={tag}"
@@ -137,7 +137,7 @@ class Views:
             cfg = self.m.config(config_type, tag)
             configs.append({"Config": {"cluster_name": self.c, "stack_id": self.m.state["stack_id"]},
                             "type": config_type, "tag": tag, "version": cfg["version"],
-                            "properties": dict(sorted(cfg["properties"].items())),
+                            "properties": dict(sorted(self.m.shown_properties(config_type, cfg).items())),
                             "properties_attributes": cfg["properties_attributes"]})
         props = {"cluster_name": self.c, "configurations": configs, "createtime": scv["createtime"],
                  "group_id": scv["group_id"], "group_name": scv["group_name"], "hosts": scv["hosts"],
@@ -149,6 +149,26 @@ class Views:
                         ["cluster_name", "service_name", "service_config_version"])
 
     # --- config groups --------------------------------------------------------------------------
+
+    def config_groups(self, maps: list[dict[str, str]]) -> list[Resource]:
+        """ConfigGroupResourceProvider.getConfigGroups: per property map of the predicate, the groups with that id,
+        else that name (a tag beside the name is not looked at), else that tag, else on that host; its evaluate()
+        is always true, so nothing filters the result afterwards (reference §15.6)."""
+        groups = sorted(self.m.state["config_groups"].values(), key=lambda g: g["id"])
+        found: dict[int, dict] = {}
+        for props in maps:
+            group_id, name, tag = (props.get(f"ConfigGroup/{k}") for k in ("id", "group_name", "tag"))
+            host = props.get("ConfigGroup/hosts", props.get("ConfigGroup/hosts/host_name"))
+            if group_id is not None:
+                matches = [self.m.group(group_id)]
+            elif name is not None:
+                matches = [g for g in groups if g["group_name"] == name]
+            elif tag is not None or host is not None:
+                matches = [g for g in groups if (tag is None or g["tag"] == tag) and (host is None or host in g["hosts"])]
+            else:
+                matches = groups
+            found.update((g["id"], g) for g in matches)
+        return [self.config_group(g) for _, g in sorted(found.items())]
 
     def config_group(self, g: dict) -> Resource:
         props = {"ConfigGroup": {
@@ -197,17 +217,27 @@ class Views:
         return Resource(f"{self.cluster_href}/requests/{t['request_id']}/tasks/{t['id']}", props,
                         ["Tasks/cluster_name", "Tasks/request_id", "Tasks/id"])
 
-    def schedule(self, s: dict) -> Resource:
-        settings = s["batch_settings"]
+    def schedule(self, s: dict, with_body: bool = False) -> Resource:
+        """RequestExecutionImpl.convertToResponse: BatchRequest and BatchSettings are Jackson beans whose empty
+        fields are left out (NON_EMPTY); 2.6/2.7 have no request_id in a batch request, and the bodies only in
+        the answer for one schedule (convertToResponseWithBody)."""
+        shown = ("order_id", "request_type", "request_uri", "request_status", "return_code", "response_message") + (
+            ("request_body",) if with_body else ())
         props = {"RequestSchedule": {
-            "batch": {"batch_requests": [{k: v for k, v in b.items() if k != "request_id"}
-                                         for b in s["batch_requests"]],
-                      "batch_settings": {"batch_separation_in_seconds": settings["batch_separation_in_seconds"],
-                                         "task_failure_tolerance_limit": settings["task_failure_tolerance"],
-                                         "task_failure_tolerance_limit_per_batch":
-                                             settings["task_failure_tolerance_per_batch"]}},
+            "batch": {"batch_requests": [{k: b[k] for k in shown if b.get(k) not in (None, "")}
+                                         for b in sorted(s["batch_requests"], key=lambda b: b["order_id"])],
+                      "batch_settings": {k: s["batch_settings"][k] for k in (
+                          "batch_separation_in_seconds", "task_failure_tolerance_limit")
+                          if s["batch_settings"].get(k) is not None}},
             "cluster_name": self.c, "description": s["description"], "id": s["id"],
             "last_execution_status": s["last_execution_status"], "schedule": s["schedule"] or {},
             "status": s["status"], "create_user": s["create_user"]}}
         return Resource(f"{self.cluster_href}/request_schedules/{s['id']}", props,
                         ["RequestSchedule/cluster_name", "RequestSchedule/id"])
+
+
+def _host_health(lost: bool) -> dict[str, str]:
+    """Hosts/host_state and host_status: HEARTBEAT_LOST and UNKNOWN once the agent stopped (HeartbeatMonitor,
+    HostStatusHelper), HEALTHY otherwise."""
+    return {"host_state": "HEARTBEAT_LOST", "host_status": "UNKNOWN"} if lost else {
+        "host_state": "HEALTHY", "host_status": "HEALTHY"}

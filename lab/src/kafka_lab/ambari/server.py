@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -22,6 +23,18 @@ log = logging.getLogger("kafka_lab.ambari")
 
 CSRF_MESSAGE = "CSRF protection is turned on. X-Requested-By HTTP header is required."
 BAD_LOGIN = "Unable to sign in. Invalid username/password combination."
+MAX_BODY_BYTES = 16 * 1024 * 1024  # the lab's own bound; bodies are read only after authentication
+# Jetty's idle timeout ends a connection that sends nothing (headers or body) for this long; without it a client
+# that never finishes a request holds a thread for ever.
+CONNECTION_TIMEOUT_S = 30.0
+MAX_CONNECTIONS = 64  # served at once; beyond, a connection gets 503 at once (Jetty's bounded thread pool)
+DEFAULT_PAGE_SIZE = 20  # BaseRequest.DEFAULT_PAGE_SIZE
+PRODUCES = ("text", "plain")  # every resource service: @Produces("text/plain")
+MEDIA_RANGE = re.compile(r"^([A-Za-z0-9!#$&^_.+*-]+)/([A-Za-z0-9!#$&^_.+*-]+)$")
+
+
+class ServletError(ApiError):
+    """An error of Jetty or Jersey, before Ambari's own code: AmbariErrorHandler writes it with Gson's spacing."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,10 @@ class Endpoint:
 
     # --- dispatch -------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: str, body: Any, base: str, user: str) -> Reply:
+    def handle(self, method: str, path: str, query: str, raw: bytes, base: str, user: str,
+               accept: str | None = None) -> Reply:
+        """Jersey's order: match the resource (404, 405), negotiate the response type (406), then the resource
+        method parses the body (400) and runs."""
         rel = path.removeprefix("/api/v1/").strip("/")
         allowed = False
         for m, pattern, handler in self.routes:
@@ -94,6 +110,12 @@ class Endpoint:
             if match:
                 allowed = True
                 if m == method:
+                    negotiate(accept)
+                    body = _parse_body(raw)
+                    if method == "GET" and body is not None:  # RequestInfo/query of a method-overridden POST
+                        extra = _request_info(body).get("query", "")
+                        query = "&".join(p for p in (query, extra) if p)
+                        body = None
                     args = {k: unquote(v) for k, v in match.groupdict().items()}
                     cluster = args.pop("cluster", None)
                     if cluster is not None and cluster != self.model.spec.name:
@@ -102,7 +124,7 @@ class Endpoint:
                               f"{base}/{rel}" + (f"?{unquote(query)}" if query else ""))
                     with self.model.lock:
                         return handler(ctx, **args)
-        raise ApiError(405, "Method Not Allowed") if allowed else ApiError(404, "Not Found")
+        raise ServletError(405, "Method Not Allowed") if allowed else ServletError(404, "Not Found")
 
     # --- clusters -------------------------------------------------------------------------------
 
@@ -160,8 +182,8 @@ class Endpoint:
     # --- config groups --------------------------------------------------------------------------
 
     def get_config_groups(self, ctx: "Ctx") -> Reply:
-        groups = self.model.state["config_groups"].values()
-        return ctx.collection([ctx.views.config_group(g) for g in groups], "ConfigGroup")
+        groups = ctx.views.config_groups(ctx.query.property_maps())
+        return ctx.collection(groups, "ConfigGroup", evaluate=False)  # ConfigGroupResourceProvider.evaluate: true
 
     def get_config_group(self, ctx: "Ctx", id: str) -> Reply:
         return ctx.instance(ctx.views.config_group(self.model.group(id)), "ConfigGroup")
@@ -276,17 +298,37 @@ class Endpoint:
     # --- requests and schedules -----------------------------------------------------------------
 
     def get_requests(self, ctx: "Ctx") -> Reply:
-        items = ctx.views.requests()
-        if ctx.query.predicate is None:
-            items = items[-20:]  # BaseRequest.DEFAULT_PAGE_SIZE
-        return ctx.collection(items, "Request")
+        """RequestResourceProvider.getResources: per property map of the predicate, the request named by
+        Requests/id, else the newest (or, paged from the start, oldest) `max_results` requests, of one status if
+        Requests/request_status names it; the predicate is applied to those afterwards, then the page is taken
+        (QueryImpl.createRequest, ClusterControllerImpl.getPage)."""
+        page = _page_request(ctx.query.params)
+        max_results = page.size + page.offset if page else DEFAULT_PAGE_SIZE
+        ascending = page is not None and page.start in ("start", "offset_start")
+        everything = sorted(self.model.state["requests"].values(), key=lambda r: r["id"])
+        chosen: dict[int, dict] = {}
+        for props in ctx.query.property_maps():
+            if props.get("Requests/id") is not None:
+                found = self.model.state["requests"].get(str(props["Requests/id"]))
+                if found is not None:
+                    chosen[found["id"]] = found
+                continue
+            pool = everything
+            if props.get("Requests/request_status") is not None:
+                pool = [r for r in pool if self.ops.summary(r)["status"] == props["Requests/request_status"]]
+            window = pool[:max_results] if ascending else pool[max(0, len(pool) - max_results):] if max_results else []
+            chosen.update((r["id"], r) for r in window)
+        items = [ctx.views.request(r) for _, r in sorted(chosen.items())]
+        return ctx.collection(items, "Request", page=page.take if page else None)
 
     def post_request(self, ctx: "Ctx") -> Reply:
         items = _items(ctx.body)
         if len(items) != 1:
             raise ApiError(500, "An internal system exception occurred: "
                                 "Multiple actions/commands cannot be executed at the same time.")
-        return ctx.accepted(self.ops.post_request(items[0], ctx.user))
+        request_id = self.ops.post_request(items[0], ctx.user)
+        # No stage (every host left out): a synchronous result, so CreateHandler answers 201 with an empty body.
+        return ctx.accepted(request_id) if request_id is not None else Reply(201)
 
     def get_request(self, ctx: "Ctx", id: str) -> Reply:
         return ctx.instance(ctx.views.request(self.ops.request(id)), "Request")
@@ -323,7 +365,7 @@ class Endpoint:
         return Reply(201, {"resources": resources})
 
     def get_schedule(self, ctx: "Ctx", id: str) -> Reply:
-        return ctx.instance(ctx.views.schedule(self.ops.schedule(id)), "RequestSchedule")
+        return ctx.instance(ctx.views.schedule(self.ops.schedule(id), with_body=True), "RequestSchedule")
 
     def delete_schedule(self, ctx: "Ctx", id: str) -> Reply:
         self.ops.delete_schedule(id)
@@ -353,10 +395,14 @@ class Ctx:
             body["href"] = self.href
         return Reply(200, _href_first(body))
 
-    def collection(self, items: list[Resource], resource_type: str, everything: bool = False) -> Reply:
+    def collection(self, items: list[Resource], resource_type: str, everything: bool = False,
+                   evaluate: bool = True, page: "Callable[[list[Resource], int], list[Resource]] | None" = None) -> Reply:
         self._check(items[0] if items else None, resource_type)
-        if self.query.predicate:
+        total = len(items)
+        if self.query.predicate and evaluate:
             items = [r for r in items if self.query.predicate(r.values)]
+        if page is not None:
+            items = page(items, total)
         fields = self.query.fields
         if everything:
             fields = ["*"]
@@ -372,6 +418,73 @@ class Ctx:
             return Reply(200)
         return Reply(202, {"href": f"{self.views.cluster_href}/requests/{request_id}",
                            "Requests": {"id": request_id, "status": "Accepted"}})
+
+
+@dataclass(frozen=True)
+class Page:
+    """BaseRequest.getPageRequest: page_size (default 20) from `from` (start | offset) or to `to` (end | offset)."""
+
+    start: str  # start | offset_start | end | offset_end
+    size: int
+    offset: int
+
+    def take(self, items: list, total: int) -> list:
+        """ClusterControllerImpl.getPageFromOffset / getPageToOffset over the filtered, sorted resources."""
+        if self.start in ("start", "offset_start"):
+            return items[self.offset:self.offset + self.size]
+        newest_first = items[::-1]
+        skip = 0 if self.start == "end" else max(0, min(total - 1 - self.offset, len(items)))
+        return newest_first[skip:skip + self.size][::-1]
+
+
+def _page_request(params: dict[str, str]) -> Page | None:
+    """Ambari parses these with Integer.parseInt: a value that is not a number is a 500, as there."""
+    size, start, end = params.get("page_size"), params.get("from"), params.get("to")
+    if size is None and start is None and end is None:
+        return None
+    page_size = DEFAULT_PAGE_SIZE if size is None else int(size)
+    if start is not None:
+        return Page("start", page_size, 0) if start == "start" else Page("offset_start", page_size, int(start))
+    if end is not None:
+        return Page("end", page_size, 0) if end == "end" else Page("offset_end", page_size, int(end))
+    return Page("start", page_size, 0)
+
+
+def negotiate(accept: str | None) -> None:
+    """Jersey 1.19 content negotiation against @Produces("text/plain"): 406 unless a media range of the Accept
+    header with q > 0 admits text/plain (text/plain, text/*, */*); no or an empty Accept admits everything."""
+    if accept is None or not accept.strip():
+        return
+    for item in accept.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kind, *params = [p.strip() for p in item.split(";")]
+        match = MEDIA_RANGE.match(kind)
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    match = None
+        if match is None or not 0 <= q <= 1:
+            raise ServletError(400, "Bad Request")  # Jersey: "Bad Accept header"
+        main, sub = match.group(1).lower(), match.group(2).lower()
+        if q > 0 and main in ("*", PRODUCES[0]) and sub in ("*", PRODUCES[1]):
+            return
+    raise ServletError(406, "Not Acceptable")
+
+
+def _parse_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return stringify(json.loads(raw))
+    except ValueError as exc:
+        raise bad_request(f"Invalid Request: Malformed Request Body.  An exception occurred parsing "
+                          f"the request body: {exc}") from None
 
 
 def _href_first(body: dict) -> dict:
@@ -424,8 +537,19 @@ def stringify(value: Any) -> Any:
     return str(value)
 
 
+def _content_length(headers: Any) -> int | None:
+    """Content-Length as Jetty's HttpParser takes it: absent is 0; anything but one non-negative number is None."""
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        return 0
+    if len(set(v.strip() for v in values)) != 1 or not values[0].strip().isdigit():
+        return None
+    return int(values[0].strip())
+
+
 class Handler(BaseHTTPRequestHandler):
     endpoint: Endpoint  # set on a subclass per server
+    _body_read = True
     server_version = "Jetty(9.4.12.v20180830)"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -447,8 +571,13 @@ class Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        """Jetty parses the headers (a bad Content-Length is its 400), Spring authenticates (403/401) before
+        anything reads the body, Jersey's CSRF filter runs (400), then the body is read, bounded."""
+        length = _content_length(self.headers)
+        self._body_read = not length and self.headers.get("Transfer-Encoding", "").lower() != "chunked"
+        if length is None:
+            self._send_bad_message("Invalid Content-Length Value")
+            return
         user = self._authenticate()
         if user is None:
             return
@@ -456,21 +585,17 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if method not in ("GET", "HEAD", "OPTIONS") and self.headers.get("X-Requested-By") is None:
                 raise ApiError(400, CSRF_MESSAGE)
-            body = None
-            if raw.strip():
-                try:
-                    body = stringify(json.loads(raw))
-                except ValueError as exc:
-                    raise bad_request(f"Invalid Request: Malformed Request Body.  An exception occurred parsing "
-                                      f"the request body: {exc}") from None
+            raw = self._read_body(length)
+            self._body_read = True
             query = url.query
             if method == "POST" and self.headers.get("X-Http-Method-Override", "").upper() == "GET":
-                method = "GET"
-                extra = _request_info(body).get("query", "")
-                query = "&".join(p for p in (query, extra) if p)
-                body = None
+                method = "GET"  # MethodOverrideFilter
             host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-            reply = self.endpoint.handle(method, url.path, query, body, f"http://{host}/api/v1", user)
+            reply = self.endpoint.handle(method, url.path, query, raw, f"http://{host}/api/v1", user,
+                                         self.headers.get("Accept"))
+        except ServletError as exc:
+            self._send(Reply(exc.status, {"status": exc.status, "message": exc.message}), {}, gson=True)
+            return
         except ApiError as exc:
             reply = Reply(exc.status, {"status": exc.status, "message": exc.message})
         except Exception:  # the Jetty error handler: a 500 that names a reference, never a traceback
@@ -479,6 +604,61 @@ class Handler(BaseHTTPRequestHandler):
             reply = Reply(500, {"status": 500, "message": f"Internal server error, please refer the exception by "
                                                           f"{ref} in the server log file"})
         self._send(reply, {"User": user, "Set-Cookie": f"AMBARISESSIONID={secrets.token_hex(12)};Path=/;HttpOnly"})
+
+    def _read_body(self, length: int) -> bytes:
+        """The request body, at most MAX_BODY_BYTES (413 beyond, the connection then closed unread)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise ServletError(413, "Payload Too Large")
+        if not length:
+            return b""
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:  # the connection's timeout: fewer bytes came than Content-Length announced
+            raw = b""
+        if len(raw) < length:
+            self.close_connection = True
+            raise ServletError(408, "Request Timeout")
+        return raw
+
+    def _read_chunked(self) -> bytes:
+        try:
+            return self._read_chunks()
+        except TimeoutError:
+            self.close_connection = True
+            raise ServletError(408, "Request Timeout") from None
+
+    def _read_chunks(self) -> bytes:
+        out = bytearray()
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                self.close_connection = True
+                raise ServletError(400, "Bad Request") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return bytes(out)
+            if len(out) + size > MAX_BODY_BYTES:
+                self.close_connection = True
+                raise ServletError(413, "Payload Too Large")
+            out += self.rfile.read(size)
+            self.rfile.readline(8)
+
+    def _send_bad_message(self, reason: str) -> None:
+        """Jetty 9.4's answer to a request it cannot parse (HttpChannel.onBadMessage, ErrorHandler.badMessageError)."""
+        data = f"<h1>Bad Message 400</h1><pre>reason: {reason}</pre>".encode()
+        self.close_connection = True
+        self.send_response(400, reason)
+        self.send_header("Content-Type", "text/html;charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
 
     def _authenticate(self) -> str | None:
         creds = self.endpoint.credentials
@@ -502,6 +682,9 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, reply: Reply, headers: dict[str, str], gson: bool = False) -> None:
+        if not self._body_read:
+            self.close_connection = True  # an unread body must not be taken for the next request
+            headers = {**headers, "Connection": "close"}
         if reply.body is None:
             data = b""
         else:
@@ -517,8 +700,42 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
-def make_server(endpoint: Endpoint, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"endpoint": endpoint})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+class BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most `max_connections` of them; one more is answered 503 and closed."""
+
+    daemon_threads = True
+    busy = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n")
+
+    def __init__(self, address: tuple[str, int], handler: type, max_connections: int) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.settimeout(1)
+                request.sendall(self.busy)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def make_server(endpoint: Endpoint, host: str, port: int, timeout: float = CONNECTION_TIMEOUT_S,
+                max_connections: int = MAX_CONNECTIONS) -> ThreadingHTTPServer:
+    """The endpoint's HTTP server: every connection read with `timeout` (BaseHTTPRequestHandler.setup), so a
+    client that stops sending is dropped (while sending headers) or answered 408 (while sending a body)."""
+    handler = type("BoundHandler", (Handler,), {"endpoint": endpoint, "timeout": timeout})
+    return BoundedServer((host, port), handler, max_connections)

@@ -1,0 +1,3 @@
+from mirrorfaults.cli import main
+
+main()

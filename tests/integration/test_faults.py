@@ -1,0 +1,39 @@
+"""The short fault suite (make test): kafka-mirror under the faults that broke its promise, on the lab's real
+brokers and with the lab's real controls. The whole suite, side by side with MirrorMaker 2 and 1: make faults
+(docs/RELIABILITY.md)."""
+from __future__ import annotations
+
+import pytest
+
+from kafka_lab.runtime import locate
+from mirrorbench.tools import TOOLS
+from mirrorfaults import controls, runner
+from mirrorfaults.scenarios import SHORT
+
+from .playbook import playbook
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def fault_lab(lab, tmp_path_factory):
+    playbook("bench/prepare-lab.yml")  # the article's network step: brokers reachable by IP across the peering
+    return controls.lab(), locate(), tmp_path_factory.mktemp("faults")
+
+
+@pytest.mark.parametrize("scenario", SHORT, ids=[s.name for s in SHORT])
+def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
+    lab, runtime, workdir = fault_lab
+    name = scenario.name
+    result = runner.run(lab, runner.Local(TOOLS["kafka-mirror"]), scenario, workdir / name, 2000.0, runtime)
+    summary = result.to_json()
+    assert result.produced > 20_000, summary  # the stream flowed through the whole fault
+    assert result.missing == 0, summary
+    assert result.malformed == 0 and result.order_violations == 0, summary
+    if name == "secondary-down-long":  # the delivery timeout passed: the stream stopped (exit 3) and was restarted
+        assert 3 in result.exit_codes, summary
+    if name == "kill-9":
+        assert result.exit_codes.count(-9) == scenario.times, summary
+    if name == "rebalance":  # members came and went; the running worker never exited, a same-id twin was refused
+        assert result.exit_codes == [0], summary
+        assert any("refused (exit 2)" in n for n in result.notes), summary

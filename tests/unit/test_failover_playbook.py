@@ -1,0 +1,77 @@
+"""playbooks/failover.yml (ambari_kafka.mirroring.failover) stops at its first task, before it reads or changes
+anything, when failover_groups is missing or names what the inventory does not have, saying what to give.
+
+Only the checks run here (the example fleet's clusters are never reached); translating and committing on a lab's
+pair is tests/integration's."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+FLEET = ROOT / "inventory" / "example-fleet"
+
+
+def playbook(*args: str, playbook: str = "playbooks/failover.yml") -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(FLEET), playbook, *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({}, "failover_groups (required) is a list of {pair, group}, the pairs and consumer groups to fail over"),
+    ({"failover_groups": "orders"}, 'Given: "orders"'),
+    ({"failover_groups": [{"pair": "orders", "group": "g"}, "billing"]}, "a list of {pair, group}"),
+    ({"failover_groups": [{"pair": "inventory", "group": "g"}]},
+     'failover_groups[0] is {"pair": "inventory", "group": "g"}: each entry needs pair, a pair of mirroring_pairs '
+     "whose first worker is a host of mirror_workers (orders, payments, clicks)"),
+    ({"failover_groups": [{"pair": "orders"}]}, "and group, the consumer group's name"),
+    ({"failover_groups": [{"pair": "orders", "group": "g"}, {"pair": "orders", "group": "g"}]},
+     "each pair and group once"),
+    ({"failover_groups": [{"pair": "orders", "group": "g"}], "failover_group_offsets": "both"},
+     'failover_group_offsets is "both": map'),
+])
+def test_wrong_failover_groups_stop_the_run_saying_what_to_give(extra, message):
+    proc = playbook("-e", json.dumps(extra))
+    assert proc.returncode != 0
+    # ansible-core 2.16 prints a failed assert's msg as a JSON string (quotes escaped), 2.19 as text
+    assert message in (proc.stdout + proc.stderr).replace('\\"', '"')
+    assert "kafka_group_failover" not in proc.stdout and "Read the brokers" not in proc.stdout
+
+
+ORDERS = {"failover_groups": [{"pair": "orders", "group": "g"}]}
+PAIRS = [{"name": "orders", "primary": "orders-weu", "secondary": "orders-nue", "workers": ["orders-neu-mirror0"]}]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--limit", "orders-weu,payments-wus"),
+     'Pair orders\'s secondary "orders-neu" is outside this run (--limit): its groups would not be committed. Drop '
+     "--limit, or include orders-neu in it"),
+    (("-e", json.dumps({"mirroring_pairs": PAIRS})),
+     'Pair orders\'s secondary "orders-nue" is not a host of ambari_clusters: its groups would not be committed'),
+])
+def test_a_secondary_outside_the_run_stops_it_before_anything_is_read(args, message):
+    proc = playbook("-e", json.dumps(ORDERS), *args)
+    assert proc.returncode != 0
+    assert message in (proc.stdout + proc.stderr).replace('\\"', '"')  # 2.16 escapes quotes in msg
+    assert "Read the brokers" not in proc.stdout
+
+
+@pytest.mark.parametrize("entry", ["playbooks/failover.yml", "failover.yml", "ambari_kafka.mirroring.failover"])
+def test_the_playbook_is_reachable_by_path_root_wrapper_and_name(entry):
+    proc = playbook("--syntax-check", playbook=entry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_commit_passes_the_playbook_options_to_the_module():
+    import yaml
+
+    tasks = [t for play in yaml.safe_load((ROOT / "playbooks" / "failover.yml").read_text()) for t in play["tasks"]]
+    args = next(t["ambari_kafka.mirroring.kafka_group_failover"] for t in tasks
+                if "ambari_kafka.mirroring.kafka_group_failover" in t)
+    assert args["allow_rewind"] == "{{ failover_allow_rewind | default(false) }}"
+    assert args["allow_incomplete"] == "{{ failover_allow_incomplete | default(false) }}"

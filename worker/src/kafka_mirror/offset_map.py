@@ -1,0 +1,322 @@
+"""The offset map: where each mirrored source record sits on the target, kept on the target in a compacted topic.
+
+What is recorded: per source partition whose records keep their partition on the target, *segments*. A segment says
+that source records `source_start .. source_start+count-1` are target records `target_start ..` in the same order,
+with no other record between them; source positions from `source_from` up to `source_start` hold no record (a
+transaction marker, an aborted or compacted-away record) and translate to `target_start`. A new segment starts
+wherever (target offset - source offset) changes: when the mirror starts or rewinds (once per restart for a plain
+topic), at a gap in the source, or where another writer's record lies between two of ours.
+
+How it is known, cheaply: the loop anchors the first record of each partition in each batch (a delivery callback
+with its source offset, as large records already have) and counts the records and gaps it hands over; the delivery
+reports give the last target offset per partition. A batch is verified when the next batch's anchor (or, for the
+last one, the last delivery report) sits exactly `count` records after its own: nothing else was written between.
+A batch that fails the check contributes only its anchor record. Nothing is recorded unless every record of the
+window was acknowledged and its partition is not blocked by a failure: the map states facts, never plans.
+
+Key: (alias, topic, partition, target_start): unique per segment, stable while the segment grows, so each write
+carries the segment's whole state (a lost write is repaired by the next, and compaction keeps the newest, longest
+one). Two copies of the same source records (duplicates after a crash) are two segments; both stay.
+Group offsets mirrored from the source (sync_groups): key (alias, group, topic, partition), the newest offset.
+
+The map is written by its own producer after the data is acknowledged and before the source offsets are committed,
+bounded in time; a map write that fails or times out is logged and retried at the next commit, and never holds a
+commit back: it can make translation say "inexact", never lose or stop the mirror.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+from kafka_mirror.topics import default_replication_factor
+
+log = logging.getLogger("kafka_mirror.offset_map")
+DEFAULT_TOPIC = "kafka-mirror.offset-map"
+FORMAT = 1
+MAP_FLUSH_S = 10.0
+TIMEOUT_S = 30.0
+TopicPartition = tuple[str, int]
+
+
+@dataclass
+class Segment:
+    source_from: int  # first source position this segment answers for (<= source_start)
+    source_start: int  # source offset of the first record
+    target_start: int  # its offset on the target (same topic, same partition)
+    count: int  # records, consecutive on both sides
+
+    @property
+    def source_end(self) -> int:
+        """The position after the last record (a consumer's committed offset after reading it)."""
+        return self.source_start + self.count
+
+    @property
+    def target_end(self) -> int:
+        return self.target_start + self.count
+
+    def covers(self, position: int) -> bool:
+        return self.source_from <= position <= self.source_end
+
+    def target_of(self, position: int) -> int:
+        """Where a consumer at source `position` resumes on the target (position must be covered)."""
+        return self.target_start + max(0, position - self.source_start)
+
+
+@dataclass
+class Batch:
+    """What one consume() batch handed over for one partition: first/last offsets, count, gaps, the anchor."""
+
+    first: int
+    last: int
+    count: int
+    gaps: Optional[list] = None  # [(last record before a gap, first record after it)], in order
+    anchor: Optional[int] = None  # target offset of `first`, from its delivery report
+
+    def runs(self) -> list[tuple[int, int]]:
+        """(start, length) of the source runs without gaps."""
+        if not self.gaps:
+            return [(self.first, self.count)]
+        starts = [self.first] + [after for _, after in self.gaps]
+        ends = [before for before, _ in self.gaps] + [self.last]
+        return [(s, e - s + 1) for s, e in zip(starts, ends)]
+
+
+def handed(batch: Optional[Batch], offset: int) -> Batch:
+    """Account one record handed over (the loop inlines this; kept here as the reference the tests pin)."""
+    if batch is None:
+        return Batch(offset, offset, 1)
+    if offset != batch.last + 1:
+        if batch.gaps is None:
+            batch.gaps = []
+        batch.gaps.append((batch.last, offset))
+    batch.last = offset
+    batch.count += 1
+    return batch
+
+
+@dataclass
+class PartitionMap:
+    """One source partition's window (batches since the last settle) and the segment its next records extend."""
+
+    batches: list = field(default_factory=list)
+    by_first: dict = field(default_factory=dict)  # first offset -> Batch waiting for its anchor
+    open: Optional[Segment] = None  # the segment holding the last record handed over, when verified
+
+    def add(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        self.by_first[batch.first] = batch
+
+    def anchored(self, source_offset: int, target_offset: int) -> None:
+        batch = self.by_first.get(source_offset)
+        if batch is not None and batch.anchor is None:
+            batch.anchor = target_offset
+
+    def reset(self) -> None:
+        """Records given up (purged, rewound, revoked): what follows starts a new segment."""
+        self.batches, self.by_first, self.open = [], {}, None
+
+    def settle(self, tail: Optional[int]) -> list[Segment]:
+        """Every record of the window acknowledged; `tail`: the last target offset reported for the partition.
+        Returns the segments created or grown."""
+        batches = self.batches
+        self.batches, self.by_first = [], {}
+        if not batches:
+            return []
+        if tail is None or any(b.anchor is None for b in batches):
+            self.open = None  # a report is missing: nothing of the window can be verified
+            return []
+        changed: list[Segment] = []
+        for k, b in enumerate(batches):
+            end = batches[k + 1].anchor - 1 if k + 1 < len(batches) else tail
+            verified = end == b.anchor + b.count - 1
+            target = b.anchor
+            for start, length in (b.runs() if verified else [(b.first, 1)]):
+                seg = self.open
+                if seg is not None and start == seg.source_end and target == seg.target_end:
+                    seg.count += length
+                    if not changed or changed[-1] is not seg:
+                        changed.append(seg)
+                else:
+                    # The previous record handed over is `seg`'s last: nothing lies between it and `start` in the
+                    # source, so positions up to `start` resume at `target`.
+                    after = seg is not None and start >= seg.source_end
+                    seg = Segment(seg.source_end if after else start, start, target, length)
+                    changed.append(seg)
+                    self.open = seg
+                target += length
+            if not verified:
+                self.open = None  # what follows the anchor in this batch is not known
+        return changed
+
+
+class OffsetMap:
+    """All partitions of one stream: fed by the loop and the delivery reports, settled before each commit."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[TopicPartition, PartitionMap] = {}
+        self.tails: dict[TopicPartition, int] = {}  # last target offset reported per (topic, partition)
+        self.dirty: dict[tuple[str, int, int], Segment] = {}  # (topic, partition, target_start) -> not yet stored
+
+    def handed(self, batches: dict[TopicPartition, Batch]) -> None:
+        for tp, batch in batches.items():
+            pm = self.partitions.get(tp)
+            if pm is None:
+                pm = self.partitions[tp] = PartitionMap()
+            pm.add(batch)
+
+    def anchored(self, topic: str, partition: int, source_offset: int, target_offset: int) -> None:
+        pm = self.partitions.get((topic, partition))
+        if pm is not None:
+            pm.anchored(source_offset, target_offset)
+
+    def reset(self, tps: Iterable[TopicPartition]) -> None:
+        for tp in tps:
+            pm = self.partitions.pop(tp, None)
+            self.tails.pop(tp, None)
+            if pm is not None:
+                pm.reset()
+
+    def settle(self, blocked: Iterable[TopicPartition]) -> None:
+        """After a flush that left nothing unacknowledged: verify each window; blocked partitions start over."""
+        self.reset([tp for tp in blocked if tp in self.partitions])
+        for tp, pm in self.partitions.items():
+            for seg in pm.settle(self.tails.get(tp)):
+                self.dirty[(tp[0], tp[1], seg.target_start)] = seg
+        self.tails.clear()
+
+
+# --- on the wire: JSON keys and values, readable with kafka-console-consumer --------------------------------------
+
+def segment_record(alias: str, topic: str, partition: int, seg: Segment) -> tuple[bytes, bytes]:
+    key = ["seg", alias, topic, partition, seg.target_start]
+    value = {"v": FORMAT, "from": seg.source_from, "start": seg.source_start, "target": seg.target_start,
+             "count": seg.count, "at": int(time.time() * 1000)}
+    return _dump(key), _dump(value)
+
+
+def group_record(alias: str, group: str, topic: str, partition: int, offset: int) -> tuple[bytes, bytes]:
+    return _dump(["group", alias, group, topic, partition]), \
+        _dump({"v": FORMAT, "offset": offset, "at": int(time.time() * 1000)})
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+@dataclass
+class MapView:
+    """The map as read back (newest value per key, tombstones applied), for one source alias."""
+
+    segments: dict = field(default_factory=dict)  # (topic, partition) -> [Segment]
+    groups: dict = field(default_factory=dict)  # group -> {(topic, partition): (offset, at_ms)}
+    skipped: int = 0  # records not understood (another format version, garbage)
+
+
+def view(records: Iterable[tuple[Optional[bytes], Optional[bytes]]], alias: str) -> MapView:
+    latest: dict[bytes, Optional[bytes]] = {}
+    for key, value in records:  # in log order: the last value per key wins, as compaction keeps it
+        if key is not None:
+            latest[key] = value
+    out = MapView()
+    for key, value in latest.items():
+        if value is None:
+            continue
+        try:
+            k, v = json.loads(key), json.loads(value)
+            if v.get("v") != FORMAT or k[1] != alias:
+                out.skipped += k[1] == alias
+                continue
+            if k[0] == "seg":
+                out.segments.setdefault((k[2], int(k[3])), []).append(
+                    Segment(int(v["from"]), int(v["start"]), int(v["target"]), int(v["count"])))
+            elif k[0] == "group":
+                out.groups.setdefault(k[2], {})[(k[3], int(k[4]))] = (int(v["offset"]), int(v["at"]))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            out.skipped += 1
+    for segs in out.segments.values():
+        segs.sort(key=lambda s: s.target_start)
+    return out
+
+
+# --- I/O: the map topic and its writer --------------------------------------------------------------------------
+
+def ensure_topic(admin, topic: str, replication_factor: int) -> None:
+    """Create the compacted map topic (one partition: its volume is tiny and one log keeps updates in order)."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor,
+                   config={"cleanup.policy": "compact"})
+    try:
+        admin.create_topics([new], request_timeout=TIMEOUT_S)[topic].result(timeout=TIMEOUT_S)
+        log.info("created the offset map topic %s (compacted)", topic)
+    except KafkaException as exc:
+        code = exc.args[0].code()
+        if code == KafkaError._UNSUPPORTED_FEATURE and replication_factor == -1:  # before Kafka 2.4 (KIP-464)
+            rf = default_replication_factor(admin)
+            if rf != -1:
+                ensure_topic(admin, topic, rf)
+                return
+        if code != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+
+
+class MapWriter:
+    """Writes the map with a producer of its own, so that the data path's flush never waits for it."""
+
+    def __init__(self, producer, topic: str, alias: str) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.alias = alias
+        self.failed = 0
+        self.last_error = ""
+        self.groups: dict[tuple[str, str, int], int] = {}  # what was last stored per group partition
+
+    def _done(self, err, msg) -> None:
+        if err is not None:
+            self.failed += 1
+            self.last_error = err.str()
+
+    def store(self, records: list[tuple[bytes, bytes]], timeout: float = MAP_FLUSH_S) -> bool:
+        """Produce and flush, bounded; True when the target acknowledged every record."""
+        from confluent_kafka import KafkaException
+
+        self.failed = 0
+        try:
+            for key, value in records:
+                while True:
+                    try:
+                        self.producer.produce(self.topic, value, key, on_delivery=self._done)
+                        break
+                    except BufferError:
+                        if self.producer.flush(timeout):
+                            return False
+            left = self.producer.flush(timeout)
+        except KafkaException as exc:
+            self.last_error = exc.args[0].str()
+            return False
+        if left:
+            self.last_error = f"{left} record(s) not acknowledged within {timeout:.0f}s"
+        return not left and not self.failed
+
+    def store_segments(self, dirty: dict) -> bool:
+        if not dirty:
+            return True
+        records = [segment_record(self.alias, t, p, seg) for (t, p, _), seg in dirty.items()]
+        if self.store(records):
+            dirty.clear()
+            return True
+        return False
+
+    def store_groups(self, offsets: dict[tuple[str, str, int], int]) -> bool:
+        """(group, topic, partition) -> offset; only what changed since the last successful write."""
+        changed = {k: o for k, o in offsets.items() if self.groups.get(k) != o}
+        if not changed:
+            return True
+        if self.store([group_record(self.alias, g, t, p, o) for (g, t, p), o in changed.items()]):
+            self.groups.update(changed)
+            return True
+        return False

@@ -1,0 +1,204 @@
+"""`kafka-mirror offsets translate`: where a consumer group of the primary resumes on the secondary.
+
+Works from the secondary alone: the offset map (segments) and the group's committed offsets mirrored by the worker
+(sync_groups) are both in the map topic on the target. `--group-offsets primary` reads the group's offsets from the
+primary instead, while it is up.
+
+Why any verified copy of a source position is a safe place to resume (nothing skipped): the copy was written by one
+producer session, which writes a partition's records in source order and of which what reaches the target is a
+prefix (idempotent producer); the partition's next writer (a restart, another member) starts at the group's commit,
+which never passes what the target acknowledged. So every source record after the position is on the target after
+the copy, once the mirror has copied it; except that a writer may store its map and fail to commit, so the next
+one restarts from an older commit and may stop before the first copy's end. So among the copies reaching furthest,
+the one written last is chosen: the consumer reads no duplicate it need not, and skips nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from kafka_mirror.offset_map import Segment, view
+
+EXACT, INEXACT, UNMAPPED = "exact", "inexact", "unmapped"
+TIMEOUT_S = 30.0
+READ_DEADLINE_S = 120.0
+EXIT_INCOMPLETE = 4  # some partition could not be translated exactly
+
+
+@dataclass(frozen=True)
+class Translation:
+    topic: str
+    partition: int
+    source_offset: int
+    target_offset: Optional[int]  # None: no safe position known
+    status: str  # exact | inexact (safe, may re-read) | unmapped
+    reread_at_most: int = 0  # inexact: source records the consumer may read again
+    reason: str = ""
+
+
+def translate(segments: list[Segment], position: int) -> tuple[Optional[int], str, int, str]:
+    """(target offset, status, re-reads at most, reason) for a consumer at source `position` (pure)."""
+    if not segments:
+        return None, UNMAPPED, 0, "no offset map for this partition (not mirrored yet, offset_map off, or the " \
+                                   "target chose partitions by key)"
+    covering = [s for s in segments if s.covers(position)]
+    if covering:
+        # Among the copies reaching furthest, the one written last. A later copy that stops short of an earlier one
+        # (its writer restarted from an older commit, then stopped) would skip what only the earlier copy holds.
+        furthest = max(s.source_end for s in covering)
+        seg = max((s for s in covering if s.source_end == furthest), key=lambda s: s.target_start)
+        return seg.target_of(position), EXACT, 0, ""
+    below = [s for s in segments if s.source_from <= position]
+    if not below:
+        first = min(s.source_from for s in segments)
+        return None, UNMAPPED, 0, f"the map starts at source offset {first}: earlier records were not mapped (the " \
+                                  "mirror or its map started later)"
+    # A safe position: the highest mapped one below; reading from it skips nothing and re-reads what lies between.
+    best = max(below, key=lambda s: (min(s.source_end, position), s.target_start))
+    reached = min(best.source_end, position)
+    last = max(s.source_end for s in segments)
+    why = "beyond what the map has verified (mirror or map behind the group, or the worker stopped before storing " \
+          f"it); mapped up to source offset {last}" if position > last else \
+          "in a stretch the map could not verify (another writer between the mirror's records, or a map write lost)"
+    return best.target_of(reached), INEXACT, position - reached, why
+
+
+def translate_group(segments: dict, offsets: dict[tuple[str, int], int]) -> list[Translation]:
+    out = []
+    for (topic, partition), position in sorted(offsets.items()):
+        target, status, reread, reason = translate(segments.get((topic, partition), []), position)
+        out.append(Translation(topic, partition, position, target, status, reread, reason))
+    return out
+
+
+def table(group: str, rows: list[Translation], note: str) -> str:
+    head = ("TOPIC", "PARTITION", "PRIMARY", "SECONDARY", "STATUS", "NOTE")
+    body = [(r.topic, str(r.partition), str(r.source_offset), "-" if r.target_offset is None else str(r.target_offset),
+             r.status, (f"may re-read {r.reread_at_most}; " if r.reread_at_most else "") + r.reason) for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
+    lines = [f"group {group}: {note}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *body]]
+    return "\n".join(lines)
+
+
+# --- I/O ----------------------------------------------------------------------------------------------------------
+
+def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
+    """Every record of the map topic up to its end at the start of the read."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer({**conf, "group.id": f"kafka-mirror-translate-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": False})
+    try:
+        md = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+        if md is None or md.error is not None:
+            raise LookupError(f"the offset map topic {topic} does not exist on the secondary "
+                              f"({md.error.str() if md is not None and md.error else 'not found'}): is the worker "
+                              "running with offset_map on, and is offset_map_topic the same?")
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S) for p in md.partitions}
+        consumer.assign([TopicPartition(topic, p, lo) for p, (lo, hi) in ends.items() if hi > lo])
+        remaining = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
+        out: list[tuple] = []
+        deadline = time.monotonic() + deadline_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the offset map topic {topic} was not read to its end within {deadline_s:.0f}s")
+            for m in consumer.consume(10000, 1.0):
+                if m.error() is not None:
+                    raise KafkaException(m.error())
+                out.append((m.key(), m.value()))
+                if m.offset() + 1 >= remaining.get(m.partition(), 0):
+                    remaining.pop(m.partition(), None)
+        return out
+    finally:
+        consumer.close()
+
+
+def primary_offsets(conf: dict, group: str) -> dict[tuple[str, int], int]:
+    """The group's committed offsets on every topic of the primary, read now (group_offsets.py: why not through an
+    admin client). Topics the mirror does not copy are kept: they come out unmapped, positions a failover loses.
+    Retried while the group's coordinator moves, within TIMEOUT_S."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from kafka_mirror.group_offsets import GroupOffsets
+    from kafka_mirror.topics import partition_counts
+
+    moving = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+              KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
+
+    reader = GroupOffsets(conf)
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while True:
+            try:
+                topics = partition_counts(reader.consumer(group))
+                wanted = [(t, p) for t, n in sorted(topics.items()) if not t.startswith("__") for p in range(n)]
+                offsets = reader.read(group, wanted, max(1.0, deadline - time.monotonic()))
+                break
+            except KafkaException as exc:
+                if exc.args[0].code() not in moving or time.monotonic() >= deadline:
+                    raise LookupError(f"the primary did not give the committed offsets of group {group} "
+                                      f"({exc.args[0].str()}): try again, or translate from the copy in the offset "
+                                      "map (--group-offsets map)") from None
+                time.sleep(1)
+    finally:
+        reader.close()
+    if not offsets:
+        raise LookupError(f"group {group} has no committed offsets on the primary (is the name right?)")
+    return offsets
+
+
+def main(argv: list[str]) -> int:
+    from confluent_kafka import KafkaException
+
+    from kafka_mirror import config as config_mod
+    from kafka_mirror.errors import ConfigError
+
+    p = argparse.ArgumentParser(prog="kafka-mirror offsets translate",
+                                description="Offsets on the secondary at which a consumer group of the primary "
+                                            "resumes: nothing skipped, nothing re-read beyond the secondary's own "
+                                            "duplicates.")
+    p.add_argument("--config", required=True, help="the worker's worker.yaml (the secondary's connection, the map)")
+    p.add_argument("--group", required=True, help="the consumer group of the primary")
+    p.add_argument("--group-offsets", choices=["map", "primary"], default="map",
+                   help="the group's offsets as the worker mirrored them (default; the primary may be gone), or "
+                        "read from the primary now")
+    p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    args = p.parse_args(argv)
+    try:
+        cfg = config_mod.load(["--config", args.config])
+        target = cfg.admin("target")
+        mv = view(read_map(target, cfg.offset_map_topic), cfg.source_alias)
+        if args.group_offsets == "primary":
+            offsets = primary_offsets(cfg.admin("source"), args.group)
+            note = "offsets read from the primary now"
+        else:
+            stored = mv.groups.get(args.group, {})
+            if not stored:
+                raise LookupError(f"no offsets of group {args.group} in the offset map {cfg.offset_map_topic}: add "
+                                  "it to sync_groups in worker.yaml (the worker then mirrors them), or give "
+                                  "--group-offsets primary while the primary is up")
+            offsets = {tp: o for tp, (o, _) in stored.items()}
+            newest = max(at for _, at in stored.values())
+            note = f"offsets as mirrored by the worker, newest {time.time() - newest / 1000:.0f}s ago"
+    except ConfigError as exc:
+        print(f"kafka-mirror offsets translate: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (LookupError, TimeoutError) as exc:
+        print(f"kafka-mirror offsets translate: {exc}", file=sys.stderr)
+        return 1
+    except KafkaException as exc:
+        print(f"kafka-mirror offsets translate: {exc.args[0].str()}", file=sys.stderr)
+        return 1
+    rows = translate_group(mv.segments, offsets)
+    if args.json:
+        print(json.dumps({"group": args.group, "source_alias": cfg.source_alias, "note": note,
+                          "map_records_skipped": mv.skipped, "partitions": [asdict(r) for r in rows]}, indent=1))
+    else:
+        print(table(args.group, rows, note))
+    return 0 if all(r.status == EXACT for r in rows) else EXIT_INCOMPLETE

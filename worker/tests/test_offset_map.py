@@ -1,0 +1,369 @@
+"""The offset map (what is recorded where the target-minus-source delta changes) and translation (where a group of
+the primary resumes on the secondary), as pure functions; then the stream's hooks with stand-in clients.
+
+Translation follows what MirrorMaker 2 does with its offset syncs (apache/kafka trunk,
+connect/mirror/src/main/java/org/apache/kafka/connect/mirror/OffsetSyncStore.java: a sync every offset.lag.max
+records, translation lands at or behind the true position), made exact: every delta change is recorded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaError, Message
+
+from kafka_mirror.config import MirrorConfig
+from kafka_mirror.mirror import Stream
+from kafka_mirror.offset_map import Batch, OffsetMap, PartitionMap, Segment, group_record, handed, segment_record, \
+    view
+from kafka_mirror.selection import TopicSelection
+from kafka_mirror.translate import EXACT, INEXACT, UNMAPPED, translate, translate_group
+
+TP = ("t", 0)
+
+
+def batch(offsets, anchor: int | None) -> Batch:
+    b = None
+    for o in offsets:
+        b = handed(b, o)
+    b.anchor = anchor
+    return b
+
+
+def settle(pm: PartitionMap, batches: list[Batch], tail: int | None) -> list[Segment]:
+    for b in batches:
+        pm.add(b)
+    return pm.settle(tail)
+
+
+def segs(pm_segments: list[Segment]) -> list[tuple[int, int, int, int]]:
+    return [(s.source_from, s.source_start, s.target_start, s.count) for s in pm_segments]
+
+
+# --- delta recording ------------------------------------------------------------------------------------------
+
+def test_a_plain_topic_is_one_segment_however_many_batches_and_commits():
+    pm = PartitionMap()
+    first = settle(pm, [batch(range(0, 100), 500), batch(range(100, 250), 600)], tail=749)
+    assert segs(first) == [(0, 0, 500, 250)]
+    grown = settle(pm, [batch(range(250, 300), 750)], tail=799)
+    assert grown == first and segs(grown) == [(0, 0, 500, 300)]  # the same segment (same key), longer
+
+
+def test_a_restart_from_the_last_commit_starts_a_new_segment_with_the_new_delta():
+    pm = PartitionMap()
+    settle(pm, [batch(range(0, 100), 0)], tail=99)
+    pm.reset()  # kill -9: a new process; the records 80..99 were on the target but not committed
+    restarted = settle(pm, [batch(range(80, 150), 100)], tail=169)
+    assert segs(restarted) == [(80, 80, 100, 70)]  # delta 20: the duplicates shifted it
+
+
+def test_source_gaps_split_segments_and_positions_in_a_gap_resume_at_the_next_record():
+    pm = PartitionMap()
+    # a transactional source: commit markers at 10 and 21, an aborted transaction 30..34
+    offsets = [*range(0, 10), *range(11, 21), *range(22, 30), *range(35, 40)]
+    out = settle(pm, [batch(offsets, 1000)], tail=1000 + len(offsets) - 1)
+    assert segs(out) == [(0, 0, 1000, 10), (10, 11, 1010, 10), (21, 22, 1020, 8), (30, 35, 1028, 5)]
+    # a gap between two batches is found the same way
+    more = settle(pm, [batch(range(41, 45), 1033)], tail=1036)
+    assert segs(more) == [(40, 41, 1033, 4)]
+
+
+def test_another_writer_between_our_records_is_detected_and_only_what_is_known_is_recorded():
+    pm = PartitionMap()
+    # batch 1 holds 10 records at 0..9, but batch 2's anchor is at 12: two foreign records somewhere in between
+    out = settle(pm, [batch(range(0, 10), 0), batch(range(10, 20), 12)], tail=21)
+    assert segs(out) == [(0, 0, 0, 1), (10, 10, 12, 10)]  # batch 1: its anchor only; batch 2 verified by the tail
+    # within the last batch: the tail is further than its count says
+    out = settle(pm, [batch(range(20, 30), 22)], tail=40)
+    assert segs(out) == [(10, 10, 12, 11)]  # its anchor, right after the previous segment, extends it
+    # the segment after an unverified stretch does not claim the positions before its first record
+    out = settle(pm, [batch(range(30, 40), 41)], tail=50)
+    assert segs(out) == [(30, 30, 41, 10)]
+
+
+def test_nothing_is_recorded_for_a_window_with_a_missing_report():
+    pm = PartitionMap()
+    assert settle(pm, [batch(range(0, 10), 0), batch(range(10, 20), None)], tail=9) == []
+    assert pm.open is None  # the next window starts a new segment
+    assert segs(settle(pm, [batch(range(20, 30), 20)], tail=29)) == [(20, 20, 20, 10)]
+
+
+def test_blocked_partitions_are_forgotten_and_others_recorded():
+    m = OffsetMap()
+    m.handed({("a", 0): batch(range(0, 5), None), ("b", 0): batch(range(0, 5), None)})
+    m.anchored("a", 0, 0, 100)
+    m.anchored("b", 0, 0, 200)
+    m.tails.update({("a", 0): 104, ("b", 0): 204})
+    m.settle(blocked=[("a", 0)])
+    assert list(m.dirty) == [("b", 0, 200)] and ("a", 0) not in m.partitions
+
+
+# --- translation ----------------------------------------------------------------------------------------------
+
+# One partition's map after: a first run 0..999 at 0..999 (commit at 900 when killed), a restart from 900 at 1000
+# that ran to 1500, a transaction marker at 1500, records 1501.. at 1600..
+MAP = [Segment(0, 0, 0, 1000), Segment(900, 900, 1000, 600), Segment(1500, 1501, 1600, 400)]
+
+
+@pytest.mark.parametrize("position, target, status", [
+    (0, 0, EXACT),  # the very first record
+    (450, 450, EXACT),  # in the middle of a delta run: arithmetic
+    (899, 899, EXACT),  # before the restart's commit: only the first copy has it
+    (900, 1000, EXACT),  # held twice: the copy written last, so the duplicates are not read again
+    (999, 1099, EXACT),
+    (1500, 1600, EXACT),  # the marker's position resumes at the next record
+    (1501, 1600, EXACT),
+    (1900, 1999, EXACT),
+    (1901, 2000, EXACT),  # right after the last record: the end of the mapped target
+])
+def test_translation_inside_the_map_is_exact(position, target, status):
+    assert translate(MAP, position)[:2] == (target, status)
+
+
+def test_translation_reading_from_the_answer_gives_every_later_record_and_nothing_earlier():
+    """Lay the map's target out record by record and read from each answer: the sequence check the lab test makes."""
+    target: list[int] = []  # source offset of each target record
+    target += list(range(0, 1000))
+    target += list(range(900, 1500))
+    target += list(range(1501, 1901))
+    for position in (0, 1, 450, 899, 900, 950, 1499, 1500, 1501, 1800, 1900):
+        t, status, _, _ = translate(MAP, position)
+        read = target[t:]
+        assert status == EXACT
+        assert min(read) >= position, position  # nothing before the group's position
+        assert set(read) >= {o for o in target if o >= position}  # nothing after it skipped
+        if position >= 900:  # held twice on the target: the copy written last, so nothing is read twice
+            assert len(read) == len(set(read))
+
+
+def test_before_the_first_entry_translation_says_so():
+    assert translate([Segment(500, 500, 0, 10)], 100)[:2] == (None, UNMAPPED)
+    assert translate([], 5)[:2] == (None, UNMAPPED)
+
+
+def test_after_the_last_entry_translation_is_safe_and_says_how_much_it_may_reread():
+    t, status, reread, reason = translate(MAP, 2500)
+    assert (t, status, reread) == (2000, INEXACT, 599) and "beyond" in reason
+
+
+def test_in_an_unverified_stretch_translation_falls_back_to_the_last_verified_position():
+    holes = [Segment(0, 0, 0, 1), Segment(10, 10, 12, 10)]  # 1..9 not verified (another writer in between)
+    assert translate(holes, 5)[:3] == (1, INEXACT, 4)
+    assert translate(holes, 1)[:2] == (1, EXACT)
+    assert translate(holes, 15)[:2] == (17, EXACT)
+
+
+# --- the topic's records --------------------------------------------------------------------------------------
+
+def test_the_map_read_back_keeps_the_newest_value_per_key_and_one_alias():
+    records = [segment_record("A", "t", 0, Segment(0, 0, 0, 10)),
+               segment_record("A", "t", 0, Segment(0, 0, 0, 50)),  # the segment grew: same key
+               segment_record("A", "t", 0, Segment(40, 40, 50, 5)),
+               segment_record("B", "t", 0, Segment(0, 0, 99, 5)),  # another source
+               group_record("A", "g", "t", 0, 10), group_record("A", "g", "t", 0, 42),
+               group_record("A", "gone", "t", 0, 7), (group_record("A", "gone", "t", 0, 7)[0], None),  # tombstone
+               (b"garbage", b"{")]
+    mv = view(records, "A")
+    assert segs(mv.segments[("t", 0)]) == [(0, 0, 0, 50), (40, 40, 50, 5)]
+    assert {g: {tp: o for tp, (o, _) in v.items()} for g, v in mv.groups.items()} == {"g": {("t", 0): 42}}
+    rows = translate_group(mv.segments, {("t", 0): 42, ("t", 1): 3})
+    assert [(r.partition, r.target_offset, r.status) for r in rows] == [(0, 42, EXACT), (1, None, UNMAPPED)]  # the first copy reaches further
+
+
+# --- the stream's hooks, with stand-in clients ----------------------------------------------------------------
+
+class Producer:
+    """Assigns target offsets per partition as a broker would; `foreign` writes someone else's records first."""
+
+    def __init__(self, on_delivery) -> None:
+        self.on_delivery = on_delivery
+        self.queue: list = []
+        self.next: dict[tuple[str, int], int] = {}
+        self.fail: dict[str, KafkaError] = {}
+        self.hang = False
+
+    def produce(self, topic, value=None, key=None, partition=-1, timestamp=0, headers=None, on_delivery=None):
+        self.queue.append((topic, partition, value, key, on_delivery or self.on_delivery))
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        if self.hang:
+            return len(self.queue)
+        queue, self.queue = self.queue, []
+        for topic, partition, value, key, callback in queue:
+            err = self.fail.get(topic)
+            offset = -1001
+            if err is None:
+                offset = self.next.get((topic, partition), 0)
+                self.next[(topic, partition)] = offset + 1
+            callback(err, Message(topic=topic, partition=max(partition, 0), offset=offset, value=value, key=key))
+        return 0
+
+    def purge(self, in_queue=True, in_flight=True, blocking=True) -> None:
+        self.queue.clear()
+
+
+class Consumer:
+    def __init__(self) -> None:
+        self.batches: list = []
+        self.commits: list = []
+        self.log: list = []  # what happened, in order: ("map", n) and ("commit", offsets)
+
+    def consume(self, num_messages=1, timeout=-1):
+        return self.batches.pop(0) if self.batches and num_messages > 1 else []
+
+    def commit(self, offsets, asynchronous=True):
+        done = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+        self.commits.append(done)
+        self.log.append(("commit", done))
+
+    def seek(self, tp) -> None:
+        pass
+
+    pause = resume = seek
+
+
+class Metrics:
+    def labels(self, *args):
+        return self
+
+    def inc(self, n: float = 1) -> None:
+        pass
+
+    dec = set = observe = inc
+    records = bytes = latency = lag = send_errors = commits = assigned = property(lambda self: self)
+
+
+class MapProducer(Producer):
+    def __init__(self, consumer: Consumer) -> None:
+        super().__init__(None)
+        self.consumer = consumer
+        self.stored: list = []
+        self.down = False
+
+    def flush(self, timeout: float = 0) -> int:
+        if self.down:
+            return len(self.queue)
+        self.consumer.log.append(("map", len(self.queue)))
+        self.stored += [(key, value) for _, _, value, key, _ in self.queue]
+        return super().flush(timeout)
+
+
+def mapped_stream(tmp_path: Path) -> Stream:
+    from kafka_mirror.offset_map import MapWriter
+
+    s = Stream(MirrorConfig(consumer={"group.id": "g"}, producer={}, topics=TopicSelection("a|b", None)), 0, tmp_path)
+    s.metrics = Metrics()
+    s.consumer = Consumer()
+    s.producer = Producer(s._delivered_mapped)
+    s.limits = {"a": 4, "b": 4}
+    s.offset_map = OffsetMap()
+    s.offset_map.tails = s.tails
+    s.map_writer = MapWriter(MapProducer(s.consumer), "kafka-mirror.offset-map", "g")
+    return s
+
+
+def records(topic: str, partition: int, offsets) -> list[Message]:
+    return [Message(topic=topic, partition=partition, offset=o, key=b"k", value=b"v", timestamp=(1, 1))
+            for o in offsets]
+
+
+def run(s: Stream, *batches) -> None:
+    for b in batches:
+        s.consumer.batches.append(b)
+        s._pass()
+
+
+def stored_map(s: Stream):
+    return view(s.map_writer.producer.stored, "g")
+
+
+def test_the_stream_stores_the_map_before_it_commits(tmp_path):
+    s = mapped_stream(tmp_path)
+    s.producer.next[("a", 0)] = 7  # the target partition held 7 records already
+    run(s, records("a", 0, range(0, 50)) + records("b", 1, range(100, 110)), records("a", 0, range(50, 60)))
+    s.checkpoint()
+    assert [e[0] for e in s.consumer.log] == ["map", "commit"]
+    assert s.consumer.commits == [{("a", 0): 60, ("b", 1): 110}]
+    mv = stored_map(s)
+    assert segs(mv.segments[("a", 0)]) == [(0, 0, 7, 60)] and segs(mv.segments[("b", 1)]) == [(100, 100, 0, 10)]
+
+
+def test_a_map_that_cannot_be_stored_never_holds_a_commit_back(tmp_path):
+    s = mapped_stream(tmp_path)
+    s.map_writer.producer.down = True
+    run(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 10}]  # committed anyway
+    s.map_writer.producer.down = False
+    s.map_writer.producer.queue.clear()  # what the dead flush left behind was lost
+    run(s, records("a", 0, range(10, 20)))
+    s.checkpoint()
+    assert s.consumer.commits[-1] == {("a", 0): 20} and s.map_writer.producer.stored == []  # not waited for again
+    s.map_retry_at = 0  # 30 s later
+    run(s, records("a", 0, range(20, 30)))
+    s.checkpoint()
+    assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 30)]  # the next store repairs it: whole state
+
+
+def test_a_failed_record_leaves_its_partition_out_of_the_map(tmp_path):
+    s = mapped_stream(tmp_path)
+    s.config = MirrorConfig(consumer={"group.id": "g"}, producer={}, topics=TopicSelection("a|b", None),
+                            abort_on_send_failure=False)
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    run(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    assert ("a", 0) not in stored_map(s).segments and ("b", 0) in stored_map(s).segments
+
+
+def test_the_loop_records_source_gaps_and_another_writer_between_commits(tmp_path):
+    s = mapped_stream(tmp_path)
+    run(s, records("a", 0, [0, 1, 2, 5, 6]))  # 3, 4: a transaction marker and an aborted record
+    s.checkpoint()
+    s.producer.next[("a", 0)] += 3  # someone else writes three records to the target partition
+    run(s, records("a", 0, range(7, 9)))
+    s.checkpoint()
+    assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 3), (3, 5, 3, 2), (7, 7, 8, 2)]
+    assert translate(stored_map(s).segments[("a", 0)], 4)[:2] == (3, EXACT)  # a position in the gap
+    assert translate(stored_map(s).segments[("a", 0)], 7)[:2] == (8, EXACT)  # past the foreign records
+
+
+@pytest.mark.parametrize("abort", [True, False])
+def test_the_map_changes_no_commit_decision(tmp_path, abort):
+    """The same records and failures, map on and off: the same commits, seeks and stop."""
+    from kafka_mirror.errors import SendFailure
+
+    def scenario(mapped: bool):
+        s = mapped_stream(tmp_path)
+        s.config = MirrorConfig(consumer={"group.id": "g"}, producer={}, topics=TopicSelection("a|b", None),
+                                abort_on_send_failure=abort)
+        if not mapped:
+            s.offset_map = s.map_writer = None
+            s.producer.on_delivery = s._delivered
+        seeks = []
+        s.consumer.seek = lambda tp: seeks.append((tp.topic, tp.partition, tp.offset))
+        run(s, records("a", 0, range(0, 50)) + records("b", 1, range(0, 50)))
+        s.checkpoint()
+        s.producer.fail["a"] = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+        run(s, records("a", 0, range(50, 80)), records("a", 0, range(80, 90)) + records("b", 1, range(50, 60)))
+        stopped = None
+        try:
+            s.checkpoint()
+        except SendFailure as exc:
+            stopped = str(exc)
+        return s.consumer.commits, seeks, stopped
+
+    assert scenario(True) == scenario(False)
+
+
+def test_a_later_copy_that_stops_short_of_an_earlier_one_is_not_chosen():
+    """A worker stored its map for 0..199 and its commit failed; the next restarted from 100 and stopped at 120
+    (review of issue 11): resuming in the later copy would skip 120..199, which only the first copy holds."""
+    segments = [Segment(0, 0, 0, 200), Segment(100, 100, 200, 20)]
+    assert translate(segments, 110)[:2] == (110, EXACT)
+    segments.append(Segment(120, 120, 220, 100))  # a third writer went on from 120 past the first copy's end
+    assert translate(segments, 110)[:2] == (110, EXACT)  # the first copy still reaches furthest among those covering
+    assert translate(segments, 150)[:2] == (250, EXACT)  # both cover it: the last written reaching furthest
