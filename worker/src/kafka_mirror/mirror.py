@@ -1,41 +1,64 @@
 """One stream: consume a batch from the source, hand it to the target producer, commit what the target acknowledged.
 
-No loss: source offsets are committed only after a flush left nothing in flight and no record of that topic failed.
-A failed record is never skipped: the process stops (abort.on.send.failure=true) or the topic's partitions are
-rewound to their last commit and retried after a pause. kill -9 at any moment re-delivers at most what was in
-flight since the last commit.
+No loss: every commit (checkpoint, revoke, stop) goes through _settle(): flush, take the delivery reports, and let
+the OffsetTracker decide; it never commits past an unacknowledged or failed record. A failed record is never
+skipped: the stream stops (abort.on.send.failure=true) or its partitions are rewound to their last commit and
+retried after a pause. No reordering: the moment a failure is reported, nothing more is handed over and the producer
+is cut (_cut: what it holds is purged, never sent), because a later record of the partition landing while the failed
+one waits to be mirrored again would put that partition out of order on the target. Partitions given up without a clean commit (lost, or revoked while the target does not
+answer) have their records purged from the producer, so no two members write a partition at once. kill -9 at any
+moment re-delivers at most what was in flight since the last commit.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import signal
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_mirror.config import MirrorConfig
-from kafka_mirror.errors import ConfigError, SendFailure
+from kafka_mirror.errors import ConfigError, MirrorError, SendFailure
+from kafka_mirror.group_offsets import GroupOffsets
 from kafka_mirror.metrics import Heartbeat, StreamMetrics, write_heartbeat
-from kafka_mirror.offsets import OffsetTracker
+from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
+from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
 from kafka_mirror.topics import TopicSync, partition_counts
 
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
+FLUSH_SLICE_S = 0.1  # a flush looks at the delivery reports this often, to cut the producer at the first failure
+PURGE_DRAIN_S = 5.0
 RETRY_PAUSE_S = 5.0
+LARGE_RECORD = 64 * 1024  # records this large carry their source position into the delivery report
 STATS_INTERVAL_MS = 5000
-HINTS = {
-    KafkaError.MSG_SIZE_TOO_LARGE: "a record is larger than the target accepts: raise max.message.bytes of the target "
-                                   "topic, or message.max.bytes (max.request.size) in producer.properties",
-    KafkaError.TOPIC_AUTHORIZATION_FAILED: "the producer's principal needs WRITE on the target topic",
-    KafkaError.UNKNOWN_TOPIC_OR_PART: "the target topic does not exist: let the mirror create it, or enable "
-                                      "auto.create.topics.enable on the target",
-    KafkaError._MSG_TIMED_OUT: "the target did not acknowledge in time: check that its brokers are reachable",
+GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
+MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
+PR_SET_PDEATHSIG = 1
+HINTS = {  # by librdkafka error name
+    "MSG_SIZE_TOO_LARGE": "the record is larger than the target accepts: raise max.message.bytes of the target "
+                          "topic (and message.max.bytes, max.request.size in Java terms, in producer.properties)",
+    "TOPIC_AUTHORIZATION_FAILED": "the producer's principal needs WRITE on the target topic",
+    "UNKNOWN_TOPIC_OR_PART": "the target topic does not exist: let the mirror create it (it does at its next "
+                             "topic refresh), or enable auto.create.topics.enable on the target",
+    "_MSG_TIMED_OUT": "the target did not acknowledge within delivery.timeout.ms: check that its brokers are "
+                      "up and reachable",
 }
+PURGED = ("_PURGE_QUEUE", "_PURGE_INFLIGHT")
+HELD = "_HELD_BACK"  # a record not handed to the producer because an earlier one of the stream had failed
+NOT_SENT = (*PURGED, HELD)  # after a failure: records dropped so that none lands after it
+# Commit errors that are not "try again later": the group or topics deny the mirror's principal.
+COMMIT_DENIED = (KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED)
 
 
 def fetch(consumer, batch_size: int, wait_s: float = 0.2) -> list:
@@ -47,23 +70,51 @@ def fetch(consumer, batch_size: int, wait_s: float = 0.2) -> list:
     return consumer.consume(batch_size, 0) or consumer.consume(1, wait_s)
 
 
+class Report(NamedTuple):
+    """A failed delivery, as little of it as the decision needs (a dead target fails every queued record)."""
+
+    error: str  # librdkafka's error name
+    reason: str
+    topic: str
+    partition: int  # the target partition; the source partition when `offset` is known
+    offset: int | None  # the source offset, known for records that carry it (large ones)
+    size: int
+
+
 class Stream:
     def __init__(self, config: MirrorConfig, index: int, health_dir: Path) -> None:
         self.config = config
         self.index = index
         self.health_dir = health_dir
         self.stop = False
+        self.broken: KafkaError | None = None  # a fatal client error: nothing is committed after it
         self.tracker = OffsetTracker()
-        self.reports: dict = {}  # delivery reports: None -> the latest acknowledged record, KafkaError -> record
+        self.reports: list[Report] = []  # failed deliveries, until _take_reports
+        self.hashed: set[str] = set()  # topics with records whose target partition the producer chose, in flight
+        self.purging = False  # _purge's own reports are expected, not failures
+        self.undelivered = False  # a delivery report failed: records queued after it must not be sent (_cut)
+        self.fetching = False  # a seek made by a rebalance callback inside consume() must be made again after it
+        self.reseek: dict[tuple[str, int], int] = {}
+        self.last_acked: Message | None = None  # sampled for the latency histogram
+        self.handed: dict[str, list[int]] = {}  # topic -> [records, bytes] handed over since the last flush
+        self.unsettled = 0  # records the last flush left unacknowledged
         self.limits: dict[str, int] = {}  # topic -> target partitions a record may keep its partition below
         self.subscribed: list[str] = []
         self.paused: dict[tuple[str, int], float] = {}
+        self.assigned: set[tuple[str, int]] = set()
         self.beat = Heartbeat(stream=index, pid=0, state="starting")
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self.sync: TopicSync | None = None
         self.source_admin: AdminClient | None = None
         self.metrics: StreamMetrics | None = None
+        self.offset_map: OffsetMap | None = None  # None: off (--no-offset-map, or its topic could not be made)
+        self.group_offsets: GroupOffsets | None = None  # stream 0 with sync_groups and the map on
+        self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
+        self.map_writer: MapWriter | None = None
+        self.tails: dict[tuple[str, int], int] = {}  # last target offset reported per partition (map on)
+        self.next_group_sync = 0.0
+        self.map_retry_at = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -77,11 +128,11 @@ class Stream:
             while not self.stop:
                 self._pass()
                 now = time.monotonic()
-                if now >= next_commit:
+                if now >= next_commit or self.failing:
                     self.checkpoint()
                     next_commit = now + self.config.commit_interval_s
-                if now >= next_refresh:
-                    self.refresh()
+                if now >= next_refresh and not self.stop:
+                    self.refresh(periodic=True)
                     next_refresh = now + self.config.refresh_interval_s
             self.checkpoint()
             return 0
@@ -91,67 +142,161 @@ class Stream:
     def _request_stop(self, *_: object) -> None:
         self.stop = True
 
+    @property
+    def failing(self) -> bool:
+        """A delivery failed: nothing is handed over until checkpoint() has acted on it (stop, or rewind)."""
+        return bool(self.reports or self.tracker.failures)
+
     def _start(self) -> None:
         self.beat.pid = os.getpid()
         self.metrics = StreamMetrics()
-        self.producer = Producer({**self.config.producer, "on_delivery": self.reports.__setitem__,
-                                  "error_cb": self._client_error})
-        self.consumer = Consumer({**self.config.consumer, "error_cb": self._client_error,
+        rdkafka_log = logging.getLogger("kafka_mirror.librdkafka")
+        mapped = self.config.offset_map
+        self.producer = Producer({**self.config.producer,
+                                  "on_delivery": self._delivered_mapped if mapped else self._delivered,
+                                  "error_cb": self._client_error, "logger": rdkafka_log})
+        self.consumer = Consumer({**self.config.consumer, "error_cb": self._client_error, "logger": rdkafka_log,
                                   "stats_cb": self._stats, "statistics.interval.ms": STATS_INTERVAL_MS,
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
-        self.source_admin = AdminClient(self.config.admin("source"))
-        self.sync = TopicSync(self.source_admin, AdminClient(self.config.admin("target")), self.producer,
-                              self.config.create_topics, self.config.replication_factor)
-        self.refresh()
+        self.source_admin = AdminClient({**self.config.admin("source"), "logger": rdkafka_log})
+        self.sync = TopicSync(self.source_admin, AdminClient({**self.config.admin("target"), "logger": rdkafka_log}),
+                              self.producer, self.config.create_topics, self.config.replication_factor)
+        self.refresh()  # both clusters answer: the map's topic is made after this, so errors name the cluster
+        if mapped:
+            self._start_map(rdkafka_log)
         self.beat.state = "running"
         self._heartbeat(force=True)
 
+    def _start_map(self, rdkafka_log: logging.Logger) -> None:
+        """The offset map's topic and producer. Without them the mirror runs on, without the map (logged)."""
+        topic = self.config.offset_map_topic
+        try:
+            ensure_topic(self.sync.target, topic, self.config.replication_factor)
+        except (KafkaException, FutureTimeout) as exc:
+            log.error("stream %d: cannot create the offset map topic %s on the target (%s): mirroring WITHOUT the "
+                      "offset map, so offsets cannot be translated for failover; grant the mirror's principal CREATE "
+                      "and WRITE on it, create it (cleanup.policy=compact), or set offset_map: false",
+                      self.index, topic, exc.args[0].str() if isinstance(exc, KafkaException) else "no answer")
+            return
+        producer = Producer({**self.config.admin("target"), "enable.idempotence": True, "acks": "all",
+                             "linger.ms": 5, "error_cb": self._client_error_map, "logger": rdkafka_log})
+        self.map_writer = MapWriter(producer, topic, self.config.source_alias or self.config.consumer["group.id"])
+        self.offset_map = OffsetMap()
+        self.offset_map.tails = self.tails
+        if self.index == 0 and self.config.sync_groups:
+            self.group_offsets = GroupOffsets(self.config.admin("source"), rdkafka_log)
+
     def _close(self) -> None:
+        """Commit what may be committed, give up what the target did not acknowledge, leave the group.
+        Never raises: the reason the stream stops is already on its way out."""
         self.beat.state = "stopping"
         self._heartbeat(force=True)
-        if self.producer is not None:
-            left = self.producer.flush(FLUSH_TIMEOUT_S)
-            if left:
-                log.error("stream %d: %d records were not acknowledged by the target before shutdown; their source "
-                          "offsets were not committed and they will be mirrored again", self.index, left)
+        try:
+            if self.producer is not None and self.consumer is not None:
+                offsets, left = self._settle(timeout=0 if self.unsettled else FLUSH_TIMEOUT_S)
+                self._commit(offsets)
+                if left:
+                    log.error("stream %d: %d records were not acknowledged by the target before shutdown; their "
+                              "source offsets were not committed and they will be mirrored again", self.index, left)
+                    self._purge()
+        except (KafkaException, MirrorError) as exc:
+            log.error("stream %d: while stopping: %s", self.index, exc)
+        if self.group_offsets is not None:
+            try:
+                self.group_offsets.close()
+            except KafkaException as exc:
+                log.error("stream %d: closing the group offset readers: %s", self.index, exc.args[0].str())
         if self.consumer is not None:
-            self.consumer.close()  # static membership: the group waits session.timeout.ms before rebalancing
+            try:
+                self.consumer.close()  # revokes what is left (through _revoked); a dynamic member leaves the group
+            except KafkaException as exc:
+                log.error("stream %d: leaving the group: %s", self.index, exc.args[0].str())
+            if self.config.instance_id:
+                log.info("stream %d: static member %s: its partitions stay with it for session.timeout.ms before "
+                         "the group moves them", self.index, self.config.consumer.get("group.instance.id"))
 
     # --- the loop -----------------------------------------------------------------------------------------
 
     def _pass(self) -> None:
         """Consume a batch and hand every record to the producer: the only per-record Python work."""
-        messages = fetch(self.consumer, self.config.batch_size)
-        produce, poll, limits = self.producer.produce, self.producer.poll, self.limits
+        if self.failing:
+            return
+        self.fetching = True
+        try:
+            messages = fetch(self.consumer, self.config.batch_size)
+        finally:
+            self.fetching = False
+        if self.reseek:  # a callback inside consume() rewound these: what the batch holds of them predates that
+            stale, self.reseek = self.reseek, {}
+            messages = [m for m in messages if (m.topic(), m.partition()) not in stale]
+            self._seek(stale)
+        produce, poll, limits, handed = self.producer.produce, self.producer.poll, self.limits, self.handed
+        reports = self.reports  # failed deliveries land here (the callbacks run inside poll)
         latest: dict[tuple[str, int], int] = {}
-        counts: dict[str, list[int]] = {}
+        mapped = self.offset_map is not None
+        batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
         for m in messages:
             if m.error() is not None:
                 self._consumer_error(m.error())
                 continue
-            topic, partition = m.topic(), m.partition()
-            target = partition if partition < limits.get(topic, 0) else UNASSIGNED
+            topic, partition, offset, size = m.topic(), m.partition(), m.offset(), len(m)
+            if partition < limits.get(topic, 0):
+                target = partition
+            else:  # the producer chooses: a failure report then cannot name the source partition
+                target = UNASSIGNED
+                self.hashed.add(topic)
             ts_type, ts = m.timestamp()
+            extra = {} if size < LARGE_RECORD else {"on_delivery": partial(self._delivered_at, partition, offset)}
+            if mapped and target == partition:  # the map: count and note gaps; anchor a batch's first record
+                b = batches.get((topic, partition))
+                if b is None:
+                    batches[(topic, partition)] = Batch(offset, offset, 1)
+                    extra = {"on_delivery": partial(self._delivered_at, partition, offset)}
+                else:
+                    if offset != b.last + 1:
+                        if b.gaps is None:
+                            b.gaps = []
+                        b.gaps.append((b.last, offset))
+                    b.last = offset
+                    b.count += 1
+            elif mapped and (topic, partition) in self.offset_map.partitions:
+                # Placed by key (the target shows fewer partitions): the map must not claim these offsets held no
+                # record, so the partition's next kept record starts over.
+                batches.pop((topic, partition), None)
+                self.offset_map.reset([(topic, partition)])
             while True:
+                if reports:  # a record failed: none after it may reach the target before it is mirrored again
+                    reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
+                    break
                 try:
-                    produce(topic, m.value(), m.key(), target, timestamp=ts if ts_type else 0, headers=m.headers())
+                    produce(topic, m.value(), m.key(), target, timestamp=ts if ts_type else 0, headers=m.headers(),
+                            **extra)
                     break
                 except BufferError:  # the producer queue is full: serve deliveries, then retry this record
                     poll(0.05)
-            latest[(topic, partition)] = m.offset()
-            c = counts.get(topic)
+                except KafkaException as exc:  # refused before sending, e.g. larger than message.max.bytes
+                    err = exc.args[0]
+                    if err.fatal() or err.code() == KafkaError._FATAL:
+                        self._fatal(err)
+                        return
+                    reports.append(Report(err.name(), err.str(), topic, partition, offset, size))
+                    break
+            latest[(topic, partition)] = offset
+            c = handed.get(topic)
             if c is None:
-                counts[topic] = [1, len(m)]
+                handed[topic] = [1, size]
             else:
                 c[0] += 1
-                c[1] += len(m)
+                c[1] += size
+        if batches:
+            self.offset_map.handed(batches)
         poll(0)
+        if self.undelivered:
+            self._cut()
         if latest:
-            self.tracker.handed_over(latest)
-        for topic, (n, size) in counts.items():
-            self.metrics.records.labels(topic).inc(n)
-            self.metrics.bytes.labels(topic).inc(size)
-        acked = self.reports.pop(None, None)
+            first = _first_offsets(messages) if self.tracker.needs_start(latest) else {}
+            self.tracker.handed_over(latest, first)
+        acked, self.last_acked = self.last_acked, None
         if acked is not None:
             ts_type, ts = acked.timestamp()
             if ts_type:
@@ -159,62 +304,227 @@ class Stream:
         self._resume_paused()
         self._heartbeat()
 
-    def checkpoint(self, only: list[tuple[str, int]] | None = None) -> None:
-        """Flush, then commit the source offsets of everything acknowledged; never past a failed record."""
-        left = self.producer.flush(FLUSH_TIMEOUT_S)
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.last_acked = msg
+        else:
+            self.reports.append(Report(err.name(), err.str(), msg.topic(), msg.partition(), None, len(msg)))
+            self.undelivered = True
+
+    def _delivered_mapped(self, err: KafkaError | None, msg: Message) -> None:
+        """_delivered, noting the last target offset per partition for the offset map's checks."""
+        if err is None:
+            self.last_acked = msg
+            self.tails[(msg.topic(), msg.partition())] = msg.offset()
+        else:
+            self.reports.append(Report(err.name(), err.str(), msg.topic(), msg.partition(), None, len(msg)))
+            self.undelivered = True
+
+    def _delivered_at(self, partition: int, offset: int, err: KafkaError | None, msg: Message) -> None:
+        """Large records, and with the offset map the first record of each partition in a batch, carry their source
+        position: a rejection names it and commits can stop right at it; an acknowledgement anchors the map."""
+        if err is None:
+            self.last_acked = msg
+            if self.offset_map is not None and msg.partition() == partition:
+                self.tails[(msg.topic(), partition)] = msg.offset()
+                self.offset_map.anchored(msg.topic(), partition, offset, msg.offset())
+        else:
+            self.reports.append(Report(err.name(), err.str(), msg.topic(), partition, offset, len(msg)))
+            self.undelivered = True
+
+    # --- what may be committed ----------------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
+        if self.broken is not None:
+            raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
+        offsets, left = self._settle()
+        committed = self._commit(offsets)
         if left:
+            # Any record in flight may still fail: failures are acted on once every report is in.
             log.warning("stream %d: %d records still unacknowledged after %.0fs; not committing this time",
                         self.index, left, FLUSH_TIMEOUT_S)
-            return
-        failed = self._delivery_failures()
-        offsets = self.tracker.commit_plan(failed)
-        if only is not None:
-            offsets = {tp: o for tp, o in offsets.items() if tp in only}
-        if failed and self.config.abort_on_send_failure:
-            self._commit(offsets)
-            raise SendFailure(f"records of {', '.join(sorted(failed))} could not be delivered to the target; "
-                              "stopping without committing past them (abort.on.send.failure=true)")
-        if failed:
-            self._rewind(failed)
-        self._commit(offsets)
-        self.beat.last_commit = time.time()
+        elif self.tracker.failures:
+            if self.config.abort_on_send_failure:
+                raise SendFailure(_stop_text(self.tracker.failures))
+            self._retry_later(self.tracker.rewind())
+        elif committed:
+            self.beat.last_commit = time.time()
+        if self.group_offsets is not None and self.map_writer is not None and \
+                time.monotonic() >= self.next_group_sync:
+            self._sync_groups()
+            self.next_group_sync = time.monotonic() + GROUP_SYNC_S
         self._heartbeat(force=True)
 
-    def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+    def _sync_groups(self) -> None:
+        """Copy the named groups' committed offsets of mirrored topics from the source into the offset map, so
+        that translation works from the secondary alone. Failures are logged; the mirror goes on."""
+        offsets: dict[tuple[str, str, int], int] = {}
+        partitions = [(t, p) for t, n in sorted(self.source_partitions.items()) for p in range(n)]
+        for group in self.config.sync_groups:
+            try:
+                for (topic, partition), offset in self.group_offsets.read(group, partitions, 10.0).items():
+                    offsets[(group, topic, partition)] = offset
+            except KafkaException as exc:  # never the stream's end: the map is a side product
+                log.warning("stream %d: cannot read the committed offsets of group %s on the source (%s); the "
+                            "offset map keeps its last copy", self.index, group, exc.args[0].str())
+        if offsets and not self.map_writer.store_groups(offsets):
+            log.warning("stream %d: group offsets not stored in the offset map (%s); retried in %.0fs", self.index,
+                        self.map_writer.last_error, GROUP_SYNC_S)
+
+    def _settle(self, only: list[tuple[str, int]] | None = None,
+                timeout: float = FLUSH_TIMEOUT_S) -> tuple[dict[tuple[str, int], int], int]:
+        """The one way to offsets worth committing: flush, take the delivery reports, ask the tracker."""
+        deadline = time.monotonic() + timeout
+        left = self.producer.flush(min(timeout, FLUSH_SLICE_S))
+        while left and not self.undelivered and time.monotonic() < deadline:
+            left = self.producer.flush(min(FLUSH_SLICE_S, max(0.0, deadline - time.monotonic())))
+        if left and self.undelivered:
+            left = self._cut()
+        self.unsettled = left
+        self._take_reports()
+        if self.broken is not None:
+            return {}, left
+        if not left:  # every report is in: what was handed over and not failed was acknowledged
+            failed = {f.topic for f in self.tracker.failures}
+            for topic, (n, size) in self.handed.items():
+                if topic not in failed:  # a failed topic's records are counted when they are mirrored again
+                    self.metrics.records.labels(topic).inc(n)
+                    self.metrics.bytes.labels(topic).inc(size)
+            self.handed.clear()
+            self.hashed.clear()
+            if self.offset_map is not None:
+                self._store_map()
+        return self.tracker.plan(in_flight=left, only=only), left
+
+    def _store_map(self) -> None:
+        """Every record handed over is acknowledged (or failed): verify the windows and store the map, before the
+        commit, bounded. A failure here is logged and retried at the next commit; it never holds a commit back."""
+        try:
+            self.offset_map.settle(self.tracker.blocked())
+            if time.monotonic() < self.map_retry_at:
+                return
+            if not self.map_writer.store_segments(self.offset_map.dirty):
+                self.map_retry_at = time.monotonic() + MAP_RETRY_S
+                log.warning("stream %d: offset map not stored (%s); retried in %.0fs: until then, translation of "
+                            "the newest offsets says 'inexact'", self.index, self.map_writer.last_error, MAP_RETRY_S)
+        except Exception as exc:  # noqa: BLE001 -- the map must never stop the mirror or a commit
+            log.error("stream %d: offset map: %s; the map stops here for this stream", self.index, exc, exc_info=True)
+            self.offset_map = None
+
+    def _commit(self, offsets: dict[tuple[str, int], int]) -> bool:
+        """Commit; True when done (or nothing to do). A commit the group refuses for now (rebalance, coordinator
+        moving) is retried at the next checkpoint; a fenced or fatally failed consumer stops the stream."""
         if not offsets:
-            return
-        self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+            return True
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.fatal() or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID):
+                self._fatal(err)
+            elif err.code() in COMMIT_DENIED:
+                raise MirrorError(f"the source cluster refuses the mirror's commits ({err.str()}): grant its "
+                                  f"principal READ on group {self.config.consumer.get('group.id')} and its topics")
+            else:  # also when only some partitions failed: librdkafka raises the last partition error
+                log.warning("stream %d: commit deferred (%s); acknowledged progress is committed at the next "
+                            "checkpoint, at worst mirrored again", self.index, err.str())
+            return False
         self.tracker.committed_ok(offsets)
         self.metrics.commits.inc()
+        return True
 
-    def _delivery_failures(self) -> set[str]:
-        failed: set[str] = set()
-        for err in [k for k in self.reports if k is not None]:
-            msg = self.reports.pop(err)
-            topic = msg.topic()
-            failed.add(topic)
-            self.metrics.send_errors.labels(topic, err.name()).inc()
-            hint = HINTS.get(err.code(), "")
-            log.error("stream %d: a record of %s (partition %s, %d bytes) was not accepted by the target: %s%s",
-                      self.index, topic, msg.partition(), len(msg), err.str(), f"; {hint}" if hint else "")
-        return failed
+    def _take_reports(self) -> None:
+        """Failed deliveries into the tracker: one failure per partition and error, each logged and counted."""
+        reports, self.reports = self.reports, []
+        grouped: dict[tuple[str, int | None, str], Failure] = {}
+        for r in reports:
+            if r.error in PURGED and self.purging:
+                continue  # our own doing: _purge mirrors every partition it kept again
+            # A report names the target partition: the source's only when the producer did not choose it.
+            source = r.partition if r.offset is not None or r.topic not in self.hashed else None
+            key = (r.topic, source, r.error)
+            seen = grouped.get(key)
+            if seen is None:
+                grouped[key] = Failure(r.topic, source, r.offset, r.size, r.error, r.reason)
+            else:
+                offset = None if seen.offset is None or r.offset is None else min(seen.offset, r.offset)
+                grouped[key] = replace(seen, offset=offset, count=seen.count + 1)
+        for failure in grouped.values():
+            self._failed(failure)
 
-    def _rewind(self, failed: set[str]) -> None:
-        """abort.on.send.failure=false: the topic's partitions go back to their last commit and pause a while."""
-        positions = self.tracker.rewind(failed)
-        unknown = [TopicPartition(t, p) for (t, p), o in positions.items() if o is None]
-        if unknown:
-            for tp in self.consumer.committed(unknown, timeout=30):
-                positions[(tp.topic, tp.partition)] = tp.offset
-        parts = [TopicPartition(t, p, o if o is not None and o >= 0 else -2) for (t, p), o in positions.items()]
+    def _failed(self, failure: Failure) -> None:
+        self.tracker.failed(failure)
+        if failure.error in NOT_SENT:  # dropped by _cut: the failure that caused it is logged and counted
+            log.warning("stream %d: %s", self.index, _describe(failure))
+        else:
+            self.metrics.send_errors.labels(failure.topic, failure.error).inc(failure.count)
+            log.error("stream %d: %s", self.index, _describe(failure))
+
+    def _cut(self) -> int:
+        """A delivery failed: drop everything the producer holds, at once, so that no later record reaches the
+        target before the failed one is mirrored again. The dropped records are failures of their partitions (never
+        committed past); checkpoint() then acts on them all. Returns the records still unreported."""
+        return self._drop_all()
+
+    def _drop_all(self) -> int:
+        """Purge what the producer holds (queued records are never sent; requests in flight are not retried) and
+        serve the purged records' reports, bounded. Returns the records still unreported."""
+        self.producer.purge(in_queue=True, in_flight=True, blocking=True)
+        deadline = time.monotonic() + PURGE_DRAIN_S
+        left = self.producer.flush(0.5)
+        while left and time.monotonic() < deadline:
+            left = self.producer.flush(0.5)
+        self.undelivered = False  # the purged records' reports set it: nothing is left to cut
+        return left
+
+    def _fatal(self, err: KafkaError) -> None:
+        """A client that cannot go on (fenced, a fatal idempotence error): stop, and commit nothing more."""
+        if self.broken is None:
+            log.error("stream %d: fatal client error, stopping without committing anything more: %s",
+                      self.index, err.str())
+        self.broken = err
+        self.stop = True
+
+    def _retry_later(self, positions: dict[tuple[str, int], int]) -> None:
+        """abort.on.send.failure=false: partitions with a failed record go back to their last commit, pause, retry."""
+        self._seek(positions, pause_s=RETRY_PAUSE_S)
+        log.warning("stream %d: retrying %s from their last committed offsets in %.0fs", self.index,
+                    ", ".join(f"{t}[{p}]" for t, p in sorted(positions)), RETRY_PAUSE_S)
+
+    def _seek(self, positions: dict[tuple[str, int], int], pause_s: float = 0.0) -> None:
+        parts = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         if not parts:
             return
-        self.consumer.pause(parts)
+        if self.fetching:
+            self.reseek.update(positions)
+        if pause_s:
+            self.consumer.pause(parts)
         for tp in parts:
             self.consumer.seek(tp)
-            self.paused[(tp.topic, tp.partition)] = time.monotonic() + RETRY_PAUSE_S
-        log.warning("stream %d: retrying %s from their last committed offsets in %.0fs",
-                    self.index, ", ".join(sorted(failed)), RETRY_PAUSE_S)
+            if pause_s:
+                self.paused[(tp.topic, tp.partition)] = time.monotonic() + pause_s
+
+    def _purge(self) -> None:
+        """Drop every record the producer still holds, and mirror the partitions we keep again from their last
+        commit: queued records are never sent, and requests in flight are not retried (one the broker already
+        received may still be written, so a partition given up can see a late duplicate, never a gap)."""
+        self.purging = True
+        try:
+            self._drop_all()
+            self._take_reports()
+        finally:
+            self.purging = False
+        self.unsettled = 0
+        self.handed.clear()  # not acknowledged: counted when mirrored again
+        if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
+            self.offset_map.reset(list(self.offset_map.partitions))
+        positions = self.tracker.rewind(list(self.tracker.pending))
+        self._seek(positions)
+        if positions:
+            log.warning("stream %d: mirroring %d partition(s) again from their last commit", self.index,
+                        len(positions))
 
     def _resume_paused(self) -> None:
         if not self.paused:
@@ -228,11 +538,23 @@ class Stream:
 
     # --- topics and the group -----------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Pick up new source topics and partitions; create or grow their targets; subscribe to the set."""
-        source = partition_counts(self.source_admin, self.config.topics)
-        target = self.sync.sync(source)
+    def refresh(self, periodic: bool = False) -> None:
+        """Pick up new source topics and partitions; create or grow their targets; subscribe to the set.
+
+        A cluster that does not answer stops the stream at start-up. Later (`periodic`) it is logged and the stream
+        mirrors on with what it is subscribed to, as the clients reconnect by themselves; the next refresh tries
+        again. (Exiting turned a 30 s network cut between the clusters into a restart after it.)"""
+        try:
+            source = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
+            target = self._cluster("target", lambda: self.sync.sync(source))
+        except MirrorError as exc:
+            if not periodic:
+                raise
+            log.warning("stream %d: topic refresh failed, %s; mirroring on with the %d topic(s) subscribed, next try "
+                        "in %.0fs", self.index, exc, len(self.subscribed), self.config.refresh_interval_s)
+            return
         self.limits = {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
+        self.source_partitions = source
         topics = sorted(source)
         if topics != self.subscribed:
             if topics:
@@ -245,50 +567,86 @@ class Stream:
             log.info("stream %d: mirroring %d topic(s): %s", self.index, len(topics), ", ".join(topics))
             self.subscribed = topics
 
+    def _cluster(self, side: str, read):
+        """A metadata read that names the cluster it could not reach."""
+        try:
+            return read()
+        except KafkaException as exc:
+            conf = self.config.consumer if side == "source" else self.config.producer
+            raise MirrorError(f"cannot read the {side} cluster's metadata from bootstrap.servers="
+                              f"{conf.get('bootstrap.servers')}: {exc.args[0].str()}; check that its brokers are up "
+                              "and reachable from this host, and its security settings") from None
+
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned.update((tp.topic, tp.partition) for tp in partitions)
         self.beat.assigned += len(partitions)
         self.metrics.assigned.inc(len(partitions))
         self._heartbeat(force=True)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Commit what was acknowledged for the partitions leaving us, before another member takes them."""
+        """Commit what the target acknowledged for the partitions leaving us, before another member takes them.
+        Never raises: a failed record keeps its partition uncommitted, and checkpoint() acts on it."""
         tps = [(tp.topic, tp.partition) for tp in partitions]
         try:
-            self.checkpoint(only=tps)
-        finally:
-            self.tracker.forget(tps)
-            self.beat.assigned = max(0, self.beat.assigned - len(partitions))
-            self.metrics.assigned.dec(len(partitions))
+            offsets, left = self._settle(only=tps, timeout=0 if self.unsettled else FLUSH_TIMEOUT_S)
+            self._commit(offsets)
+        except MirrorError as exc:
+            log.error("stream %d: %s", self.index, exc)
+            left = self.unsettled
+        self._release(tps)
+        if left:
+            log.warning("stream %d: %d records unacknowledged while %d partition(s) were revoked; not committing "
+                        "them, and dropping what the producer holds", self.index, left, len(tps))
+            self._purge()
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = [(tp.topic, tp.partition) for tp in partitions]
         log.warning("stream %d: lost %d partition(s) without a clean handover; their uncommitted records will be "
                     "mirrored again by their new owner", self.index, len(tps))
+        self._release(tps)
+        self._purge()
+
+    def _release(self, tps: list[tuple[str, int]]) -> None:
         self.tracker.forget(tps)
-        self.beat.assigned = max(0, self.beat.assigned - len(partitions))
-        self.metrics.assigned.dec(len(partitions))
+        if self.offset_map is not None:
+            self.offset_map.reset(tps)
+        self.assigned.difference_update(tps)
+        for tp in tps:
+            self.paused.pop(tp, None)
+            self.reseek.pop(tp, None)
+            # prometheus_client's multiprocess mode cannot remove a series: a zero adds nothing to the livesum.
+            self.metrics.lag.labels(tp[0], str(tp[1])).set(0)
+        self.beat.assigned = max(0, self.beat.assigned - len(tps))
+        self.metrics.assigned.dec(len(tps))
 
     # --- errors, stats, health ------------------------------------------------------------------------------
 
     def _consumer_error(self, err: KafkaError) -> None:
-        if err.fatal():
-            raise KafkaException(err)
-        log.warning("stream %d: source consumer: %s", self.index, err.str())
+        # librdkafka hands a consumer's fatal error (e.g. fenced by a member with its group.instance.id) over as a
+        # message error with code _FATAL, whose fatal() says False.
+        if err.fatal() or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID):
+            self._fatal(err)
+        else:
+            log.warning("stream %d: source consumer: %s", self.index, err.str())
 
     def _client_error(self, err: KafkaError) -> None:
-        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+        if err.fatal():
+            self._fatal(err)
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN:
             log.error("stream %d: no broker reachable (%s); check bootstrap.servers and the network path",
                       self.index, err.str())
-        elif err.fatal():
-            log.error("stream %d: fatal client error: %s", self.index, err.str())
         else:
             log.warning("stream %d: %s", self.index, err.str())
+
+    def _client_error_map(self, err: KafkaError) -> None:
+        """The map's producer: its errors are logged, never fatal to the stream."""
+        log.warning("stream %d: offset map producer: %s", self.index, err.str())
 
     def _stats(self, stats_json: str) -> None:
         stats = json.loads(stats_json)
         for topic, t in stats.get("topics", {}).items():
             for partition, p in t.get("partitions", {}).items():
-                if partition != "-1" and p.get("consumer_lag", -1) >= 0:
+                if partition != "-1" and p.get("consumer_lag", -1) >= 0 and (topic, int(partition)) in self.assigned:
                     self.metrics.lag.labels(topic, partition).set(p["consumer_lag"])
 
     def _heartbeat(self, force: bool = False) -> None:
@@ -296,17 +654,52 @@ class Stream:
             write_heartbeat(self.health_dir, self.beat)
 
 
+def _first_offsets(messages: list) -> dict[tuple[str, int], int]:
+    """The first offset per partition in a batch (needed once per partition after assignment)."""
+    first: dict[tuple[str, int], int] = {}
+    for m in messages:
+        if m.error() is None:
+            first.setdefault((m.topic(), m.partition()), m.offset())
+    return first
+
+
+def _describe(f: Failure) -> str:
+    """A failure as logs and the stop message name it: topic, partition, offset when known, size, the setting."""
+    records = f"{f.count} records" if f.count > 1 else "a record"
+    where = f"partition {f.partition}" if f.partition is not None else "a partition"
+    at = f" at offset {f.offset}" if f.offset is not None else ""
+    if f.error in NOT_SENT:
+        return (f"{records} of {f.topic} ({where}{at.replace(' at ', ' from ')}) dropped unsent after the failure "
+                "above, so that none lands before it; they are mirrored again")
+    hint = HINTS.get(f.error, "")
+    return f"{records} of {f.topic} ({where}{at}, {f.size} bytes) not accepted by the target: {f.reason}" + \
+        (f"; {hint}" if hint else "")
+
+
+def _stop_text(failures: list[Failure]) -> str:
+    cause = [f for f in failures if f.error not in NOT_SENT] or failures
+    more = f" (and {len(cause) - 1} more failure(s))" if len(cause) > 1 else ""
+    return (f"{_describe(cause[0])}{more}. Stopping without committing past it (abort.on.send.failure=true); "
+            "it is mirrored again when the stream restarts")
+
+
+def _stop_with_parent() -> None:
+    """A stream whose supervisor died (kill -9 outside systemd) must not keep its member ids: SIGTERM it then."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: systemd's KillMode covers the service
+        pass
+
+
 def run_stream(config: MirrorConfig, index: int, health_dir: str, log_format: str) -> int:
     """Entry point of a stream process."""
     from kafka_mirror.logs import setup
 
     setup(log_format, f"stream-{index}")
+    _stop_with_parent()
     try:
         return Stream(config.for_stream(index), index, Path(health_dir)).run()
-    except SendFailure as exc:
-        log.error("stream %d: %s", index, exc)
-        return exc.exit_code
-    except ConfigError as exc:
+    except MirrorError as exc:  # SendFailure (3), ConfigError (2), an unreachable cluster (1)
         log.error("stream %d: %s", index, exc)
         return exc.exit_code
     except KafkaException as exc:

@@ -1,0 +1,568 @@
+"""The stream's commit decisions on every path (checkpoint, abort, close, revoke, lost, commit errors), its metrics
+and its topic refresh when a cluster does not answer.
+
+The two clients are stand-ins that only record what the stream asks of them and deliver or fail records as a test
+says: these tests pin the mirror's own decisions. What Kafka does under the same faults is shown on the lab's real
+brokers by the fault suite (tests/integration/test_faults.py, make faults).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+from kafka_mirror.config import MirrorConfig
+from kafka_mirror.errors import MirrorError, SendFailure
+from kafka_mirror import mirror as mirror_module
+from kafka_mirror.mirror import Report, Stream
+from kafka_mirror.selection import TopicSelection
+
+
+class Producer:
+    def __init__(self, on_delivery) -> None:
+        self.on_delivery = on_delivery
+        self.queue: list[tuple[Message, object]] = []
+        self.fail: dict[str, KafkaError] = {}  # topic -> error every record of it gets
+        self.too_large = 1_000_000  # produce() refuses larger records, as librdkafka does with message.max.bytes
+        self.hang = False  # the target does not answer: flush() times out with everything in flight
+        self.fail_first = False  # flush() and poll() fail the oldest queued record, the rest stay queued
+        self.sent: list[tuple[str, int, bytes]] = []  # acknowledged, in order: what the target holds
+        self.purged = 0
+        self.fatal = False  # the producer hit a fatal error: produce() raises _FATAL (whose fatal() is False)
+
+    def produce(self, topic, value, key, partition, timestamp=0, headers=None, on_delivery=None) -> None:
+        if self.fatal:
+            raise KafkaException(KafkaError(KafkaError._FATAL))
+        if len(value or b"") > self.too_large:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        if partition == -1:  # the partitioner's choice, by key
+            partition = sum(key or b"") % 2
+        msg = Message(topic=topic, partition=partition, offset=-1001, key=key, value=value, headers=headers)
+        self.queue.append((msg, on_delivery or self.on_delivery))
+
+    def poll(self, timeout: float = 0) -> int:
+        if self.fail_first and self.queue:
+            self.fail_first = False
+            msg, callback = self.queue.pop(0)
+            callback(KafkaError(KafkaError._MSG_TIMED_OUT), msg)
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        self.poll()
+        if self.hang:
+            time.sleep(min(timeout, 0.01))
+            return len(self.queue)
+        self._deliver(lambda msg: self.fail.get(msg.topic()))
+        return 0
+
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        self.purged += len(self.queue)
+        self.hang = False
+        self._deliver(lambda msg: KafkaError(KafkaError._PURGE_QUEUE))
+
+    def _deliver(self, error_of) -> None:
+        queue, self.queue = self.queue, []
+        for msg, callback in queue:
+            error = error_of(msg)
+            if error is None:
+                self.sent.append((msg.topic(), msg.partition(), msg.value()))
+            callback(error, msg)
+
+
+class Consumer:
+    def __init__(self) -> None:
+        self.batches: list[list[Message]] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+        self.commit_errors: list[int] = []  # codes raised by the next commits, in order
+        self.seeks: dict[tuple[str, int], int] = {}
+        self.assigned: list[TopicPartition] = []
+        self.on_revoke = None
+        self.inside_consume = None  # a rebalance callback librdkafka runs inside the next consume()
+        self.batch_errors: list[KafkaError] = []
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        if self.inside_consume is not None:
+            callback, self.inside_consume = self.inside_consume, None
+            callback()
+        batch = self.batches.pop(0) if self.batches and num_messages > 1 else []
+        return batch + [Message(topic="a", partition=0, offset=-1001, error=e) for e in self.batch_errors]
+
+    def commit(self, offsets, asynchronous: bool = True):
+        if self.commit_errors:
+            raise KafkaException(KafkaError(self.commit_errors.pop(0)))
+        self.commits.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        return [TopicPartition(tp.topic, tp.partition, tp.offset) for tp in offsets]
+
+    def pause(self, partitions) -> None:
+        pass
+
+    def resume(self, partitions) -> None:
+        pass
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks[(tp.topic, tp.partition)] = tp.offset
+
+    def close(self) -> None:  # librdkafka revokes what is still assigned
+        if self.assigned:
+            self.on_revoke(self, self.assigned)
+
+    def committed_offset(self, tp: tuple[str, int]) -> int | None:
+        done = [c[tp] for c in self.commits if tp in c]
+        return done[-1] if done else None
+
+
+class Counter:
+    def labels(self, *args):
+        return self
+
+    def inc(self, n: float = 1) -> None:
+        pass
+
+    dec = set = observe = inc
+
+
+class Metrics:
+    records = bytes = latency = lag = send_errors = commits = assigned = Counter()
+
+
+@pytest.fixture(autouse=True)
+def short_flush(monkeypatch):
+    """A target that does not answer holds a flush for its whole timeout."""
+    monkeypatch.setattr(mirror_module, "FLUSH_TIMEOUT_S", 0.3)
+
+
+def stream(tmp_path: Path, abort: bool = True) -> Stream:
+    config = MirrorConfig(consumer={"group.id": "g"}, producer={}, topics=TopicSelection("a|b|c", None),
+                          abort_on_send_failure=abort)
+    s = Stream(config, 0, tmp_path)
+    s.metrics = Metrics()
+    s.producer = Producer(s._delivered)
+    s.consumer = Consumer()
+    s.consumer.on_revoke = s._revoked
+    s.limits = {"a": 8, "b": 8, "c": 8}  # the target keeps source partitions
+    return s
+
+
+def records(topic: str, partition: int, offsets: range, size: int = 10) -> list[Message]:
+    return [Message(topic=topic, partition=partition, offset=o, key=b"k", value=b"v" * size, timestamp=(1, 1))
+            for o in offsets]
+
+
+def mirror(s: Stream, *batches: list[Message]) -> None:
+    for batch in batches:
+        s.consumer.batches.append(batch)
+        s.consumer.assigned = sorted({TopicPartition(m.topic(), m.partition()) for m in batch} |
+                                     set(s.consumer.assigned), key=lambda tp: (tp.topic, tp.partition))
+        s._assigned(s.consumer, [])
+        s._pass()
+
+
+def test_acknowledged_records_are_committed_at_the_offset_after_them(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 100)))
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 100}]
+
+
+def test_abort_then_close_never_commits_past_the_failed_records(tmp_path):
+    """The reported loss: abort.on.send.failure=true raised, then close() -> revoke committed them anyway."""
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 50)) + records("b", 0, range(0, 50)))
+    s.checkpoint()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(50, 150)) + records("b", 0, range(50, 150)))
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    assert "a (partition 0" in str(stop.value) and "abort.on.send.failure=true" in str(stop.value)
+    s._close()  # the run loop's finally: final settle, then consumer.close() revokes everything
+    assert s.consumer.committed_offset(("a", 0)) == 50  # never past the first failed record
+    assert s.consumer.committed_offset(("b", 0)) == 150
+
+
+def test_two_topics_failing_with_the_same_error_are_both_retried_not_committed(tmp_path):
+    s = stream(tmp_path, abort=False)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)) + records("c", 0, range(0, 10)))
+    s.checkpoint()
+    for topic in ("a", "b"):
+        s.producer.fail[topic] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)) + records("c", 0, range(10, 20)))
+    s.checkpoint()
+    assert s.consumer.commits[-1] == {("c", 0): 20}
+    assert s.consumer.seeks == {("a", 0): 10, ("b", 0): 10}  # both go back to their last commit and retry
+    s._close()
+    assert s.consumer.committed_offset(("a", 0)) == 10 and s.consumer.committed_offset(("b", 0)) == 10
+
+
+def test_a_rewind_with_nothing_committed_goes_to_where_the_member_started_not_the_beginning(tmp_path):
+    s = stream(tmp_path, abort=False)
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 3, range(700, 800)))  # e.g. auto.offset.reset=latest started it at 700
+    s.checkpoint()
+    assert s.consumer.seeks == {("a", 3): 700} and s.consumer.commits == []
+
+
+@pytest.mark.parametrize("code", [KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                                  KafkaError.UNKNOWN_MEMBER_ID, KafkaError.NOT_COORDINATOR])
+def test_a_commit_refused_during_a_rebalance_is_retried_later_not_fatal(tmp_path, code):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.consumer.commit_errors = [code]
+    s.checkpoint()  # no exception: the stream keeps running
+    assert s.consumer.commits == []
+    mirror(s, records("a", 0, range(10, 20)))
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 20}]
+
+
+def test_a_revoke_whose_flush_times_out_commits_nothing_and_drops_what_the_producer_holds(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)) + records("a", 1, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("a", 0, range(10, 30)) + records("a", 1, range(10, 30)))
+    s.producer.hang = True  # the target stopped answering
+    s._revoked(s.consumer, [TopicPartition("a", 0)])
+    assert s.consumer.commits == [{("a", 0): 10, ("a", 1): 10}]  # only the first checkpoint
+    assert s.producer.purged == 40 and s.producer.queue == []  # nothing of a[0] is written after its new owner starts
+    assert s.consumer.seeks == {("a", 1): 10}  # what we keep is mirrored again from its last commit
+    s.checkpoint()
+    assert s.consumer.commits[-1] == {("a", 0): 10, ("a", 1): 10}  # purged records were not acknowledged
+
+
+def test_lost_partitions_drop_what_the_producer_holds(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)))
+    s._lost(s.consumer, [TopicPartition("a", 0)])
+    assert s.producer.purged == 20 and s.consumer.seeks == {("b", 0): 10}
+    assert ("a", 0) not in s.tracker.pending
+    s.checkpoint()
+    assert all(("a", 0) not in c for c in s.consumer.commits[1:])
+
+
+def test_a_record_larger_than_the_producer_accepts_stops_naming_topic_partition_offset_size_and_setting(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 2, range(0, 5)) + records("a", 2, range(5, 6), size=1_200_000) +
+           records("a", 2, range(6, 9)))
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    text = str(stop.value)
+    assert "a (partition 2 at offset 5, 1200000 bytes)" in text and "max.message.bytes" in text
+    s._close()
+    assert s.consumer.committed_offset(("a", 2)) == 5  # everything before it; a restart resumes at it
+
+
+def test_a_large_record_rejected_by_the_target_is_named_by_its_source_offset(tmp_path):
+    s = stream(tmp_path)
+    s.producer.fail["a"] = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    mirror(s, records("a", 1, range(40, 41), size=200_000))
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    assert "partition 1 at offset 40, 200000 bytes" in str(stop.value)
+
+
+def test_records_counted_are_those_the_target_acknowledged(tmp_path):
+    counted: dict[str, float] = {}
+
+    class Records(Counter):
+        def labels(self, topic):
+            self.topic = topic
+            return self
+
+        def inc(self, n: float = 1) -> None:
+            counted[self.topic] = counted.get(self.topic, 0) + n
+
+    s = stream(tmp_path, abort=False)
+    s.metrics.records = Records()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    assert counted == {}  # handed over is not acknowledged
+    s.checkpoint()
+    assert counted == {"b": 10}
+
+
+def test_a_fatal_producer_error_commits_nothing_even_what_librdkafka_purged_itself(tmp_path):
+    """librdkafka purges its queue on a fatal producer error: those reports are not ours to ignore."""
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("a", 0, range(10, 20)))
+    s.producer.purge()  # librdkafka's own purge, not the stream's
+    s._client_error(KafkaError(KafkaError._FATAL, fatal=True))
+    s.producer.fatal = True
+    mirror(s, records("a", 0, range(20, 30)))
+    with pytest.raises(MirrorError, match="fatal client error"):
+        s.checkpoint()
+    s._close()
+    assert s.consumer.commits == [{("a", 0): 10}]
+
+
+def test_a_fatal_error_raised_by_produce_stops_the_stream(tmp_path):
+    s = stream(tmp_path)
+    s.producer.fatal = True
+    mirror(s, records("a", 0, range(0, 10)))
+    assert s.stop and s.broken is not None and s.reports == []
+    s._close()
+    assert s.consumer.commits == []
+
+
+def test_a_failure_of_a_record_the_producer_placed_blocks_its_whole_topic(tmp_path):
+    """The target has fewer partitions than the source (or has not grown yet): the report's partition is the
+    producer's choice, so it says nothing about the source partition."""
+    s = stream(tmp_path)
+    s.limits = {"a": 4, "b": 8}
+    mirror(s, records("a", 1, range(0, 10)) + records("a", 5, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 1, range(10, 20)) + records("a", 5, range(10, 20)) + records("b", 0, range(10, 20)))
+    with pytest.raises(SendFailure):
+        s.checkpoint()
+    s._close()
+    assert s.consumer.committed_offset(("a", 5)) == 10 and s.consumer.committed_offset(("a", 1)) == 10
+    assert s.consumer.committed_offset(("b", 0)) == 20
+
+
+def values(offsets: range) -> list[tuple[str, int, bytes]]:
+    return [("a", 0, b"v" * 10) for _ in offsets]
+
+
+@pytest.mark.parametrize("abort", [True, False])
+def test_a_failed_delivery_during_a_flush_cuts_the_producer_so_no_later_record_lands_before_it(tmp_path, abort):
+    """CI (secondary-down-long): records timed out while later ones of their partitions were still queued; the
+    secondary came back, the later ones landed, and mirroring the failed ones again put 8,961 records out of order."""
+    s = stream(tmp_path, abort=abort)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("a", 0, range(10, 20)))
+    s.producer.hang, s.producer.fail_first = True, True  # record 10 times out while 11..19 wait for the target
+    if abort:
+        with pytest.raises(SendFailure) as stop:
+            s.checkpoint()
+        assert "a (partition 0, 10 bytes) not accepted by the target: " in str(stop.value)
+    else:
+        s.checkpoint()
+        assert s.consumer.seeks == {("a", 0): 10}  # mirrored again from the last commit, after a pause
+    assert s.producer.purged == 9 and s.producer.queue == []
+    s.producer.hang = False
+    s._close()
+    assert s.producer.sent == values(range(0, 10))  # nothing after the failed record reached the target
+    assert s.consumer.commits == [{("a", 0): 10}]
+
+
+def test_a_failed_delivery_seen_while_handing_over_holds_the_rest_back_and_stops_at_once(tmp_path):
+    s = stream(tmp_path)
+    s.producer.fail_first = True  # the first record's report fails, served by the poll after the batch
+    mirror(s, records("a", 0, range(0, 10)))
+    assert s.failing and s.producer.queue == [] and s.producer.purged == 9
+    mirror(s, records("a", 0, range(10, 20)))  # the run loop checkpoints first; nothing more is handed over
+    assert s.producer.purged == 9 and s.producer.queue == [] and s.consumer.batches  # the batch was not consumed
+    with pytest.raises(SendFailure):
+        s.checkpoint()
+    s._close()
+    assert s.producer.sent == [] and s.consumer.commits == []
+
+
+def test_a_record_refused_by_produce_holds_back_the_rest_of_its_batch(tmp_path):
+    """A record produce() refuses (larger than message.max.bytes) never entered the queue: what came before it may
+    land, nothing after it is handed over."""
+    s = stream(tmp_path, abort=False)
+    mirror(s, records("a", 2, range(0, 5)) + records("a", 2, range(5, 6), size=1_200_000) +
+           records("a", 2, range(6, 9)) + records("b", 0, range(0, 3)))
+    assert len(s.producer.queue) == 5
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 2): 5, ("b", 0): 0}] and s.consumer.seeks == {("a", 2): 5, ("b", 0): 0}
+
+
+def test_records_fetched_before_a_rewind_inside_consume_are_dropped_and_sought_again(tmp_path):
+    """A rebalance callback runs inside consume(): the batch can still hold records of a partition it rewound."""
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("b", 0, range(10, 20)))  # handed over, not yet acknowledged
+    s.producer.hang = True
+    s.consumer.inside_consume = lambda: s._revoked(s.consumer, [TopicPartition("a", 0)])
+    mirror(s, records("b", 0, range(20, 30)))  # fetched before the callback rewound b[0] to 10
+    assert s.consumer.seeks == {("b", 0): 10}
+    assert ("b", 0) not in s.tracker.pending  # nothing of the stale batch was handed over
+    s.producer.hang = False
+    s.checkpoint()
+    assert all(c.get(("b", 0), 10) == 10 for c in s.consumer.commits)
+
+
+def test_a_fenced_consumer_stops_the_stream_and_commits_nothing_more(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    s.consumer.batch_errors = [KafkaError(KafkaError._FATAL)]  # how librdkafka hands a fenced consumer's error over
+    mirror(s, records("a", 0, range(10, 20)))
+    assert s.stop
+    with pytest.raises(MirrorError, match="fatal client error"):
+        s.checkpoint()
+    s._close()
+    assert s.consumer.commits == [{("a", 0): 10}]
+
+
+def test_a_commit_that_raises_fenced_marks_the_stream_broken(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.consumer.commit_errors = [KafkaError.FENCED_INSTANCE_ID]
+    s.checkpoint()
+    assert s.stop and s.beat.last_commit == 0.0  # /health does not call a stream that cannot commit ready
+
+
+def test_close_survives_a_denied_commit_and_still_leaves_the_group(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.consumer.commit_errors = [KafkaError.GROUP_AUTHORIZATION_FAILED]
+    closed = []
+    s.consumer.close = lambda: closed.append(True)
+    s._close()
+    assert closed == [True]
+
+
+class Recorded(Counter):
+    """A labelled metric that keeps its value per label set: inc() adds, set() replaces."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, ...], float] = {}
+        self.current: tuple[str, ...] = ()
+
+    def labels(self, *args):
+        self.current = args
+        return self
+
+    def inc(self, n: float = 1) -> None:
+        self.values[self.current] = self.values.get(self.current, 0) + n
+
+    def set(self, value: float) -> None:
+        self.values[self.current] = value
+
+
+def test_send_errors_count_every_failed_record_of_each_topic_failing_with_the_same_error(tmp_path):
+    """KafkaError hashes by code: reports keyed by it counted one topic of two (issue 15, item 2)."""
+    s = stream(tmp_path, abort=False)
+    s.metrics.send_errors = errors = Recorded()
+    for topic in ("a", "b"):
+        s.producer.fail[topic] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 7)) + records("c", 0, range(0, 5)))
+    s.checkpoint()
+    assert errors.values == {("a", "_MSG_TIMED_OUT"): 10, ("b", "_MSG_TIMED_OUT"): 7}
+
+
+def test_lag_of_revoked_partitions_is_zeroed_and_stays_so(tmp_path):
+    """The gauge is summed across processes: a revoked partition's last lag would count twice once its new owner
+    reports it (issue 15, item 9)."""
+    s = stream(tmp_path)
+    s.metrics.lag = lag = Recorded()
+    s._assigned(s.consumer, [TopicPartition("a", 0), TopicPartition("a", 1)])
+    stats = '{"topics": {"a": {"partitions": {"0": {"consumer_lag": 500}, "1": {"consumer_lag": 70}}}}}'
+    s._stats(stats)
+    assert lag.values == {("a", "0"): 500, ("a", "1"): 70}
+    s._revoked(s.consumer, [TopicPartition("a", 0)])
+    assert lag.values == {("a", "0"): 0, ("a", "1"): 70}
+    s._stats(stats)  # librdkafka's next statistics may still list the partition it no longer fetches
+    assert lag.values == {("a", "0"): 0, ("a", "1"): 70}
+
+
+@pytest.mark.parametrize("instance_id, says", [("node7", True), (None, False)])
+def test_a_static_member_says_on_stop_that_its_partitions_wait_for_its_session_timeout(tmp_path, caplog,
+                                                                                      instance_id, says):
+    config = MirrorConfig(consumer={"group.id": "g"}, producer={}, topics=TopicSelection("a", None),
+                          instance_id=instance_id)
+    s = Stream(config.for_stream(1), 1, tmp_path)
+    s.metrics, s.producer, s.consumer = Metrics(), Producer(None), Consumer()
+    with caplog.at_level("INFO", logger="kafka_mirror.mirror"):
+        s._close()
+    said = [r.getMessage() for r in caplog.records if "session.timeout.ms" in r.getMessage()]
+    assert said == (["stream 1: static member node7-1: its partitions stay with it for session.timeout.ms before "
+                     "the group moves them"] if says else [])
+
+
+class Cluster:
+    """A cluster's metadata, as list_topics() of an admin client or the producer answers: one answer per call (the
+    last one repeats), None for a call that fails as it does while the network between the clusters is cut."""
+
+    def __init__(self, *answers: dict[str, int] | None) -> None:
+        self.answers = list(answers)
+
+    def list_topics(self, topic=None, timeout: float = -1):
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if answer is None:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
+        return SimpleNamespace(topics={t: SimpleNamespace(partitions=dict.fromkeys(range(n)), error=None)
+                                       for t, n in answer.items()})
+
+
+class GroupConsumer(Consumer):
+    """Consumer with a subscription; the stream is asked to stop after `passes` passes of its loop."""
+
+    def __init__(self, passes: int) -> None:
+        super().__init__()
+        self.passes = passes
+        self.stream: Stream | None = None
+        self.subscriptions: list[list[str]] = []
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
+        self.subscriptions.append(list(topics))
+        self.on_revoke = on_revoke
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        if num_messages > 1:  # fetch()'s first call: one pass of the loop
+            self.passes -= 1
+            if self.passes <= 0:
+                self.stream.stop = True
+        return super().consume(num_messages, timeout)
+
+
+def running(tmp_path: Path, monkeypatch, source: Cluster, target: Cluster, passes: int = 4) -> Stream:
+    """A stream that runs its own loop (run()) on stand-in clients, refreshing its topics at every pass."""
+    config = MirrorConfig(consumer={"group.id": "g", "bootstrap.servers": "src:9092"},
+                          producer={"bootstrap.servers": "dst:9092"}, topics=TopicSelection("a|b", None),
+                          refresh_interval_s=0.0, commit_interval_s=0.0)
+    s = Stream(config, 0, tmp_path)
+    consumer = GroupConsumer(passes)
+    consumer.stream = s
+
+    def producer(conf):
+        p = Producer(conf["on_delivery"])
+        p.list_topics = target.list_topics  # the target as the producer sees it (TopicSync reads it so)
+        return p
+
+    monkeypatch.setattr(mirror_module, "Producer", producer)
+    monkeypatch.setattr(mirror_module, "Consumer", lambda conf: consumer)
+    monkeypatch.setattr(mirror_module, "AdminClient", lambda conf: {"src:9092": source, "dst:9092": target}[
+        conf["bootstrap.servers"]])
+    monkeypatch.setattr(mirror_module, "StreamMetrics", Metrics)
+    monkeypatch.setattr(mirror_module.signal, "signal", lambda *args: None)
+    return s
+
+
+@pytest.mark.parametrize("side, bootstrap", [("source", "src:9092"), ("target", "dst:9092")])
+def test_a_periodic_refresh_that_cannot_reach_a_cluster_is_logged_and_the_stream_mirrors_on(
+        tmp_path, monkeypatch, caplog, side, bootstrap):
+    """The peering cut: the stream exited 1 at its next topic refresh and recovered a restart later (30 s against
+    MirrorMaker's 2-3 s); the clients reconnect by themselves."""
+    both = {"a": 2, "b": 2}  # topic b appears on the source while a cluster cannot be reached
+    if side == "source":
+        s = running(tmp_path, monkeypatch, Cluster({"a": 2}, None, both), Cluster(both))
+    else:
+        s = running(tmp_path, monkeypatch, Cluster({"a": 2}, both), Cluster(both, None, both))
+    with caplog.at_level("WARNING", logger="kafka_mirror.mirror"):
+        assert s.run() == 0
+    assert s.consumer.subscriptions == [["a"], ["a", "b"]]  # kept through the failure, b picked up by the next one
+    warned = [r.getMessage() for r in caplog.records if "refresh failed" in r.getMessage()]
+    assert len(warned) == 1
+    assert f"cannot read the {side} cluster's metadata from bootstrap.servers={bootstrap}" in warned[0]
+    assert "Connection refused" in warned[0] and "mirroring on with the 1 topic(s) subscribed" in warned[0]
+
+
+def test_a_cluster_that_does_not_answer_at_start_still_stops_the_stream_naming_it(tmp_path, monkeypatch):
+    s = running(tmp_path, monkeypatch, Cluster(None), Cluster({"a": 2}))
+    with pytest.raises(MirrorError) as stop:
+        s.run()
+    assert stop.value.exit_code == 1
+    assert "cannot read the source cluster's metadata from bootstrap.servers=src:9092" in str(stop.value)
+    assert s.consumer.subscriptions == []
