@@ -365,6 +365,34 @@ def test_a_failed_delivery_seen_while_handing_over_holds_the_rest_back_and_stops
     assert s.producer.sent == [] and s.consumer.commits == []
 
 
+def test_a_cut_made_by_a_revoke_inside_consume_holds_back_the_batch_consume_returns(tmp_path):
+    """Cooperative rebalances while the target is down: the revoke's flush sees b[0]'s failure and cuts; the batch
+    consume() then returns must wait too, or b[0] 20..29 land before 10..19 are mirrored again."""
+    s = stream(tmp_path, abort=False)
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("b", 0, range(10, 20)))
+    s.producer.hang, s.producer.fail_first = True, True  # b[0] 10 times out, 11..19 wait for the target
+    s.consumer.inside_consume = lambda: s._revoked(s.consumer, [TopicPartition("a", 0)])
+    mirror(s, records("b", 0, range(20, 30)))
+    assert s.producer.queue == [] and s.failing
+    s.producer.hang = False
+    s.checkpoint()
+    assert s.consumer.seeks == {("b", 0): 10}
+    assert [m for m in s.producer.sent if m[0] == "b"] == [("b", 0, b"v" * 10)] * 10  # b[0] 0..9, nothing after
+
+
+def test_a_failure_reported_by_a_flush_that_finished_leaves_nothing_to_cut_later(tmp_path):
+    s = stream(tmp_path, abort=False)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.producer.fail_first = True  # a[0] 0 fails; the flush then delivers the rest and finishes
+    s.checkpoint()
+    assert s.consumer.seeks == {("a", 0): 0} and s.producer.purged == 0
+    mirror(s, records("b", 0, range(0, 10)))  # a healthy partition's next batch is not purged as if after a failure
+    s.checkpoint()
+    assert s.producer.purged == 0 and s.consumer.commits[-1] == {("b", 0): 10}
+
+
 def test_a_record_refused_by_produce_holds_back_the_rest_of_its_batch(tmp_path):
     """A record produce() refuses (larger than message.max.bytes) never entered the queue: what came before it may
     land, nothing after it is handed over."""

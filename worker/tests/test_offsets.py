@@ -74,6 +74,19 @@ def test_forget_revoked_partitions():
     assert t.plan() == {("a", 1): 2} and t.failures == []
 
 
+def test_a_failure_placed_by_the_producer_goes_with_the_last_partition_of_its_topic():
+    """Kept, it would block nothing and hold the stream failing, with nothing left to rewind (a loop, never a stop)."""
+    for give_up in ("forget", "rewind"):
+        t = OffsetTracker()
+        t.handed_over({("a", 5): 9, ("b", 0): 3}, {("a", 5): 0, ("b", 0): 0})
+        t.failed(Failure("a", None, None, 10, "_MSG_TIMED_OUT", "timed out"))
+        if give_up == "forget":
+            t.forget([("a", 5)])
+        else:
+            t.rewind([("a", 5)])
+        assert t.failures == [] and t.plan() == {("b", 0): 4}
+
+
 def test_partition_kept_only_when_the_target_has_enough():
     assert keeps_partition(8, 8) and keeps_partition(8, 12) and not keeps_partition(8, 4)
     assert target_partition(5, True) == 5 and target_partition(5, False) == UNASSIGNED

@@ -4,10 +4,10 @@ No loss: every commit (checkpoint, revoke, stop) goes through _settle(): flush, 
 the OffsetTracker decide; it never commits past an unacknowledged or failed record. A failed record is never
 skipped: the stream stops (abort.on.send.failure=true) or its partitions are rewound to their last commit and
 retried after a pause. No reordering: the moment a failure is reported, nothing more is handed over and the producer
-is cut (_cut: what it holds is purged, never sent), because a later record of the partition landing while the failed
-one waits to be mirrored again would put that partition out of order on the target. Partitions given up without a clean commit (lost, or revoked while the target does not
-answer) have their records purged from the producer, so no two members write a partition at once. kill -9 at any
-moment re-delivers at most what was in flight since the last commit.
+is cut (_cut: what it holds is purged), because a later record of the partition landing while the failed one waits
+to be mirrored again would put that partition out of order on the target. Partitions given up without a clean commit
+(lost, or revoked while the target does not answer) have their records purged from the producer, so no two members
+write a partition at once. kill -9 at any moment re-delivers at most what was in flight since the last commit.
 """
 from __future__ import annotations
 
@@ -232,6 +232,7 @@ class Stream:
             self._seek(stale)
         produce, poll, limits, handed = self.producer.produce, self.producer.poll, self.limits, self.handed
         reports = self.reports  # failed deliveries land here (the callbacks run inside poll)
+        holding = self.failing  # a revoke inside consume() cut the producer: this batch waits too
         latest: dict[tuple[str, int], int] = {}
         mapped = self.offset_map is not None
         batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
@@ -265,7 +266,7 @@ class Stream:
                 batches.pop((topic, partition), None)
                 self.offset_map.reset([(topic, partition)])
             while True:
-                if reports:  # a record failed: none after it may reach the target before it is mirrored again
+                if holding or reports:  # a record failed: none after it may land before it is mirrored again
                     reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
                     break
                 try:
@@ -342,8 +343,8 @@ class Stream:
         committed = self._commit(offsets)
         if left:
             # Any record in flight may still fail: failures are acted on once every report is in.
-            log.warning("stream %d: %d records still unacknowledged after %.0fs; not committing this time",
-                        self.index, left, FLUSH_TIMEOUT_S)
+            log.warning("stream %d: %d records still unacknowledged after the flush; not committing this time",
+                        self.index, left)
         elif self.tracker.failures:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
@@ -373,13 +374,14 @@ class Stream:
                         self.map_writer.last_error, GROUP_SYNC_S)
 
     def _settle(self, only: list[tuple[str, int]] | None = None,
-                timeout: float = FLUSH_TIMEOUT_S) -> tuple[dict[tuple[str, int], int], int]:
+                timeout: float | None = None) -> tuple[dict[tuple[str, int], int], int]:
         """The one way to offsets worth committing: flush, take the delivery reports, ask the tracker."""
+        timeout = FLUSH_TIMEOUT_S if timeout is None else timeout
         deadline = time.monotonic() + timeout
         left = self.producer.flush(min(timeout, FLUSH_SLICE_S))
         while left and not self.undelivered and time.monotonic() < deadline:
             left = self.producer.flush(min(FLUSH_SLICE_S, max(0.0, deadline - time.monotonic())))
-        if left and self.undelivered:
+        if self.undelivered:
             left = self._cut()
         self.unsettled = left
         self._take_reports()
@@ -489,6 +491,8 @@ class Stream:
 
     def _retry_later(self, positions: dict[tuple[str, int], int]) -> None:
         """abort.on.send.failure=false: partitions with a failed record go back to their last commit, pause, retry."""
+        if not positions:
+            return
         self._seek(positions, pause_s=RETRY_PAUSE_S)
         log.warning("stream %d: retrying %s from their last committed offsets in %.0fs", self.index,
                     ", ".join(f"{t}[{p}]" for t, p in sorted(positions)), RETRY_PAUSE_S)
@@ -669,8 +673,9 @@ def _describe(f: Failure) -> str:
     where = f"partition {f.partition}" if f.partition is not None else "a partition"
     at = f" at offset {f.offset}" if f.offset is not None else ""
     if f.error in NOT_SENT:
-        return (f"{records} of {f.topic} ({where}{at.replace(' at ', ' from ')}) dropped unsent after the failure "
-                "above, so that none lands before it; they are mirrored again")
+        return (f"{records} of {f.topic} ({where}{at.replace(' at ', ' from ')}) held back or purged after a failed "
+                "delivery, so that none lands before it; they are mirrored again (a purged request already sent may "
+                "still be written: a duplicate)")
     hint = HINTS.get(f.error, "")
     return f"{records} of {f.topic} ({where}{at}, {f.size} bytes) not accepted by the target: {f.reason}" + \
         (f"; {hint}" if hint else "")

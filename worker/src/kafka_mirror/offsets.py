@@ -96,6 +96,7 @@ class OffsetTracker:
         gone = {tp[0] for tp in targets}
         self.failures = [f for f in self.failures
                          if not ((f.topic, f.partition) in targets or (f.partition is None and f.topic in gone))]
+        self._drop_orphans()
         return out
 
     def forget(self, partitions: list[TopicPartition]) -> None:
@@ -105,3 +106,10 @@ class OffsetTracker:
             self.committed.pop(tp, None)
             self.start.pop(tp, None)
         self.failures = [f for f in self.failures if f.partition is None or (f.topic, f.partition) not in partitions]
+        self._drop_orphans()
+
+    def _drop_orphans(self) -> None:
+        """A failure of a record placed by the producer blocks every pending partition of its topic: with none left
+        here it blocks nothing, and kept it would hold the stream failing with nothing to rewind."""
+        topics = {tp[0] for tp in self.pending}
+        self.failures = [f for f in self.failures if f.partition is not None or f.topic in topics]
