@@ -75,3 +75,17 @@ def test_the_commit_passes_the_playbook_options_to_the_module():
                 if "ambari_kafka.mirroring.kafka_group_failover" in t)
     assert args["allow_rewind"] == "{{ failover_allow_rewind | default(false) }}"
     assert args["allow_incomplete"] == "{{ failover_allow_incomplete | default(false) }}"
+
+
+@pytest.mark.parametrize("pairs, message", [
+    ([{**PAIRS[0], "secondary": "orders-neu", "topic": [{"name": "orders"}]}],
+     'mirroring_pairs[0] (orders) has unknown keys "topic" (did you mean "topics"?)'),
+    (PAIRS, "mirroring_pairs[0] (orders): secondary orders-nue is not a host of ambari_clusters"),
+])
+def test_wrong_mirroring_pairs_stop_setup_before_anything_is_read(pairs, message):
+    """The example fleet's clusters do not exist: any task past the check would fail reaching them."""
+    proc = playbook("-e", json.dumps({"mirroring_pairs": pairs}), playbook="playbooks/setup_mirroring.yml")
+    assert proc.returncode != 0
+    out = (proc.stdout + proc.stderr).replace('\\"', '"')
+    assert message in out and "Traceback" not in out
+    assert "Make every cluster's brokers reachable" not in out
