@@ -138,6 +138,10 @@ def _wait(procs: list, stopping: dict) -> int:
     while True:
         alive = [p for p in procs if p.is_alive()]
         for p in procs:
+            if stopping["flag"] and p.exitcode == -signal.SIGTERM:
+                # Our own SIGTERM reached a stream still starting, before its handler was in place (it installs it
+                # before creating any client): it had read nothing, so it is a clean stop.
+                continue
             if not p.is_alive() and p.exitcode and not failed and p.name not in killed:
                 failed = exit_code(p.exitcode)
                 log.error("%s %s; stopping the other streams", p.name, _how(p.exitcode))
@@ -154,7 +158,8 @@ def _wait(procs: list, stopping: dict) -> int:
                 killed.add(p.name)
                 p.kill()
         time.sleep(0.2)
-    return failed or next((exit_code(p.exitcode) for p in procs if p.exitcode), 0)
+    return failed or next((exit_code(p.exitcode) for p in procs
+                           if p.exitcode and not (stopping["flag"] and p.exitcode == -signal.SIGTERM)), 0)
 
 
 def exit_code(stream_code: int) -> int:
