@@ -138,11 +138,7 @@ def _wait(procs: list, stopping: dict) -> int:
     while True:
         alive = [p for p in procs if p.is_alive()]
         for p in procs:
-            if stopping["flag"] and p.exitcode == -signal.SIGTERM:
-                # Our own SIGTERM reached a stream still starting, before its handler was in place (it installs it
-                # before creating any client): it had read nothing, so it is a clean stop.
-                continue
-            if not p.is_alive() and p.exitcode and not failed and p.name not in killed:
+            if not p.is_alive() and _failed(p, stopping) and not failed and p.name not in killed:
                 failed = exit_code(p.exitcode)
                 log.error("%s %s; stopping the other streams", p.name, _how(p.exitcode))
                 for other in alive:
@@ -158,8 +154,13 @@ def _wait(procs: list, stopping: dict) -> int:
                 killed.add(p.name)
                 p.kill()
         time.sleep(0.2)
-    return failed or next((exit_code(p.exitcode) for p in procs
-                           if p.exitcode and not (stopping["flag"] and p.exitcode == -signal.SIGTERM)), 0)
+    return failed or next((exit_code(p.exitcode) for p in procs if _failed(p, stopping)), 0)
+
+
+def _failed(proc, stopping: dict) -> bool:
+    """A stream's exit is a failure, except when our own SIGTERM reached it still starting, before its handler was
+    in place (installed before any client is created): it had read nothing, so that is a clean stop."""
+    return bool(proc.exitcode) and not (stopping["flag"] and proc.exitcode == -signal.SIGTERM)
 
 
 def exit_code(stream_code: int) -> int:

@@ -467,12 +467,8 @@ class Stream:
     def _cut(self) -> int:
         """A delivery failed: drop everything the producer holds, at once, so that no later record reaches the
         target before the failed one is mirrored again. The dropped records are failures of their partitions (never
-        committed past); checkpoint() then acts on them all. Returns the records still unreported."""
-        return self._drop_all()
-
-    def _drop_all(self) -> int:
-        """Purge what the producer holds (queued records are never sent; requests in flight are not retried) and
-        serve the purged records' reports, bounded. Returns the records still unreported."""
+        committed past, unless _purge ignores them); checkpoint() then acts on them all. Queued records are never
+        sent; requests in flight are not retried. Returns the records still unreported."""
         self.producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + PURGE_DRAIN_S
         left = self.producer.flush(0.5)
@@ -516,7 +512,7 @@ class Stream:
         received may still be written, so a partition given up can see a late duplicate, never a gap)."""
         self.purging = True
         try:
-            self._drop_all()
+            self._cut()
             self._take_reports()
         finally:
             self.purging = False
