@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -135,3 +136,25 @@ def test_profile_self_time_counts_leaf_frames():
 def test_variants_of_a_setting_come_after_the_three_tools():
     assert report.tool_order({"kafka-mirror, x=1", report.MM1, report.KM}) == [report.KM, report.MM1,
                                                                                 "kafka-mirror, x=1"]
+
+
+def test_machine_facts_name_the_kafka_release_the_lab_runs(tmp_path, monkeypatch):
+    from kafka_lab.layout import LabConfig, Paths
+    from mirrorbench import machine
+
+    monkeypatch.setenv("KAFKA_LAB_HOME", str(tmp_path))
+    assert machine.lab_kafka_version() == "3.9.1"  # no lab there yet: the default release
+    Paths(tmp_path).config.parent.mkdir(parents=True, exist_ok=True)
+    Paths(tmp_path).config.write_text(LabConfig(home=tmp_path, kafka_version="2.4.1").to_json())
+    assert machine.lab_kafka_version() == "2.4.1"
+    Paths(tmp_path).config.write_text(LabConfig(home=tmp_path).to_json())
+    facts = machine.facts(SimpleNamespace(primary="p:9092", secondary="s:9092"))
+    assert facts["kafka"] == "3.9.1" and "17" in facts["java"]
+
+
+def test_the_fault_suite_and_the_benchmark_load():
+    """Their entry points import (`make faults`, `make bench`): nothing else runs them in make test."""
+    import mirrorbench.cli
+    import mirrorfaults.cli
+
+    assert callable(mirrorbench.cli.main) and callable(mirrorfaults.cli.main)
