@@ -101,11 +101,15 @@ test-ansible: $(foreach version,$(ANSIBLE_VERSIONS),.venv-ansible/$(version)/.in
 
 # The whole suite on the development ansible-core (with the short fault suite), then the oldest claimed one's units
 # and contract tests (about a minute more; `make test-ansible` runs every claimed version with sanity), then molecule.
+# One lab serves the suite and molecule (brought up once, stopped at the end whatever the outcome).
 # About 35 minutes on two cores. The secured lab has its own target (make test-secure: about 5 minutes more).
 test: deps venv wheel lint
-	$(PY) -m pytest -q --durations=25 -m "not secure" tests worker/tests lab/tests bench/tests
-	$(MAKE) test-ansible ANSIBLE_VERSIONS=$(ANSIBLE_OLDEST) ANSIBLE_CHECKS="units contract"
-	$(VENV)/bin/molecule test
+	$(VENV)/bin/kafka-lab up --node
+	status=0; \
+	$(PY) -m pytest -q --durations=25 -m "not secure" tests worker/tests lab/tests bench/tests \
+		&& $(MAKE) test-ansible ANSIBLE_VERSIONS=$(ANSIBLE_OLDEST) ANSIBLE_CHECKS="units contract" \
+		&& $(VENV)/bin/molecule test || status=$$?; \
+	$(VENV)/bin/kafka-lab down; exit $$status
 
 # The secure lab (kafka-lab up --secure: Ambari over HTTPS, SASL_SSL with SCRAM) in a home of its own,
 # $(KAFKA_LAB_HOME)-secure; the default lab is stopped first (one lab runs at a time) and both are left stopped.

@@ -16,6 +16,8 @@ from kafka_lab.cli import daemon_pid
 from kafka_lab.client import AmbariClient
 from kafka_lab.layout import DEFAULT_HOME, ClusterSpec, LabConfig, Paths, load_config
 
+from .playbook import playbook
+
 REQUEST_TIMEOUT_S = 180.0
 DESCRIBE = """
 import json, sys, time
@@ -135,6 +137,15 @@ def lab() -> Lab:
     finally:
         if not running:
             kafka_lab("--home", str(home), "down")
+
+
+@pytest.fixture(scope="module")
+def reachable(lab) -> Lab:
+    """The article's network step on both clusters (brokers advertise their IPs, listen on all interfaces), so the
+    controller reaches every broker by IP; nothing else of the playbook (bench/prepare-lab.yml: reads only, once it
+    has been applied)."""
+    playbook("bench/prepare-lab.yml")
+    return lab
 
 
 @pytest.fixture

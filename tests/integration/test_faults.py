@@ -10,14 +10,11 @@ from mirrorbench.tools import TOOLS
 from mirrorfaults import controls, runner
 from mirrorfaults.scenarios import SHORT
 
-from .playbook import playbook
-
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def fault_lab(lab, tmp_path_factory):
-    playbook("bench/prepare-lab.yml")  # the article's network step: brokers reachable by IP across the peering
+def fault_lab(reachable, tmp_path_factory):
     return controls.lab(), locate(), tmp_path_factory.mktemp("faults")
 
 

@@ -8,15 +8,14 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from .playbook import module_run, playbook
+from .playbook import module_run
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def bootstrap(lab):
-    playbook("setup-mirroring.yml")  # brokers reachable by IP from the controller
-    return lab.primary.bootstrap
+def bootstrap(reachable):
+    return reachable.primary.bootstrap
 
 
 def topic_run(bootstrap: str, args: dict, check: bool = False) -> dict:

@@ -13,16 +13,14 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
-from .playbook import playbook
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def clusters(lab):
-    """Both clusters set up by the playbook's network step, so the controller reaches every broker by IP."""
-    playbook("setup-mirroring.yml")
-    return lab.primary.bootstrap, lab.secondary.bootstrap
+def clusters(reachable):
+    """Both clusters' bootstrap servers, every broker reachable by IP from the controller."""
+    return reachable.primary.bootstrap, reachable.secondary.bootstrap
 
 
 class Mirror:
