@@ -31,6 +31,10 @@ def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
         assert 3 in result.exit_codes, summary
     if name == "kill-9":
         assert result.exit_codes.count(-9) == scenario.times, summary
+    if name == "rolling-primary":  # every broker restarted under the stream; the mirror rode it out
+        assert result.exit_codes == [0], summary
+        assert any("3 broker(s) restarted" in n for n in result.notes), summary
     if name == "rebalance":  # members came and went; the running worker never exited, a same-id twin was refused
         assert result.exit_codes == [0], summary
         assert any("refused (exit 2)" in n for n in result.notes), summary
+        assert "second process 1: exits [0]" in result.notes, summary  # it left cleanly, as it joined
