@@ -15,12 +15,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def fault_lab(reachable, tmp_path_factory):
-    return controls.lab(), locate(), tmp_path_factory.mktemp("faults")
+    return controls.lab(), locate(), tmp_path_factory.mktemp("faults"), len(reachable.primary.spec.hosts())
 
 
 @pytest.mark.parametrize("scenario", SHORT, ids=[s.name for s in SHORT])
 def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
-    lab, runtime, workdir = fault_lab
+    lab, runtime, workdir, brokers = fault_lab
     name = scenario.name
     result = runner.run(lab, runner.Local(TOOLS["kafka-mirror"]), scenario, workdir / name, 2000.0, runtime)
     summary = result.to_json()
@@ -33,7 +33,7 @@ def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
         assert result.exit_codes.count(-9) == scenario.times, summary
     if name == "rolling-primary":  # every broker restarted under the stream; the mirror rode it out
         assert result.exit_codes == [0], summary
-        assert any("3 broker(s) restarted" in n for n in result.notes), summary
+        assert any(f"{brokers} broker(s) restarted" in n for n in result.notes), summary
     if name == "rebalance":  # members came and went; the running worker never exited, a same-id twin was refused
         assert result.exit_codes == [0], summary
         assert any("refused (exit 2)" in n for n in result.notes), summary
