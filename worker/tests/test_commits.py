@@ -275,13 +275,37 @@ def test_records_counted_are_those_the_target_acknowledged(tmp_path):
         def inc(self, n: float = 1) -> None:
             counted[self.topic] = counted.get(self.topic, 0) + n
 
+    bytes_counted: dict[str, float] = {}
+
+    class Bytes(Records):
+        def inc(self, n: float = 1) -> None:
+            bytes_counted[self.topic] = bytes_counted.get(self.topic, 0) + n
+
     s = stream(tmp_path, abort=False)
     s.metrics.records = Records()
+    s.metrics.bytes = Bytes()
     s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
     mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
     assert counted == {}  # handed over is not acknowledged
     s.checkpoint()
     assert counted == {"b": 10}
+    # A topic's failure leaves its other partitions' acknowledged records counted (they are committed, never
+    # mirrored again); the failed partition's records, sent or held back, are not.
+    s.producer.fail.clear()
+    mirror(s, records("a", 1, range(0, 10), size=3))
+    s.producer.flush()  # acknowledged
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 2, range(0, 5)))
+    s.checkpoint()
+    assert counted == {"b": 10, "a": 10} and s.consumer.committed_offset(("a", 1)) == 10
+    assert bytes_counted == {"b": 100, "a": 30}
+    # Partitions lost: the producer's records are purged; those acknowledged before it are still counted.
+    s.producer.fail.clear()
+    mirror(s, records("b", 0, range(10, 20)))
+    s.producer.flush()
+    mirror(s, records("b", 1, range(0, 7)))
+    s._lost(s.consumer, [TopicPartition("b", 1)])
+    assert s.producer.purged == 7 and counted == {"b": 20, "a": 10}
 
 
 def test_a_fatal_producer_error_commits_nothing_even_what_librdkafka_purged_itself(tmp_path):

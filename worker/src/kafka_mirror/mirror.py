@@ -97,6 +97,7 @@ class Stream:
         self.reseek: dict[tuple[str, int], int] = {}
         self.last_acked: Message | None = None  # sampled for the latency histogram
         self.handed: dict[str, list[int]] = {}  # topic -> [records, bytes] handed over since the last flush
+        self.unacked: dict[str, list[int]] = {}  # topic -> [records, bytes] of those reported failed, held or purged
         self.unsettled = 0  # records the last flush left unacknowledged
         self.limits: dict[str, int] = {}  # topic -> target partitions a record may keep its partition below
         self.subscribed: list[str] = []
@@ -387,13 +388,8 @@ class Stream:
         self._take_reports()
         if self.broken is not None:
             return {}, left
-        if not left:  # every report is in: what was handed over and not failed was acknowledged
-            failed = {f.topic for f in self.tracker.failures}
-            for topic, (n, size) in self.handed.items():
-                if topic not in failed:  # a failed topic's records are counted when they are mirrored again
-                    self.metrics.records.labels(topic).inc(n)
-                    self.metrics.bytes.labels(topic).inc(size)
-            self.handed.clear()
+        if not left:  # every report is in
+            self._count_acknowledged()
             self.hashed.clear()
             if self.offset_map is not None:
                 self._store_map()
@@ -442,6 +438,9 @@ class Stream:
         reports, self.reports = self.reports, []
         grouped: dict[tuple[str, int | None, str], Failure] = {}
         for r in reports:
+            c = self.unacked.setdefault(r.topic, [0, 0])
+            c[0] += 1
+            c[1] += r.size
             if r.error in PURGED and self.purging:
                 continue  # our own doing: _purge mirrors every partition it kept again
             # A report names the target partition: the source's only when the producer did not choose it.
@@ -463,6 +462,17 @@ class Stream:
         else:
             self.metrics.send_errors.labels(failure.topic, failure.error).inc(failure.count)
             log.error("stream %d: %s", self.index, _describe(failure))
+
+    def _count_acknowledged(self) -> None:
+        """Every report is in: what was handed over and not reported failed, held or purged, the target
+        acknowledged (the rest is counted when it is mirrored again)."""
+        for topic, (n, size) in self.handed.items():
+            failed_n, failed_size = self.unacked.get(topic, (0, 0))
+            if n > failed_n:
+                self.metrics.records.labels(topic).inc(n - failed_n)
+                self.metrics.bytes.labels(topic).inc(size - failed_size)
+        self.handed.clear()
+        self.unacked.clear()
 
     def _cut(self) -> int:
         """A delivery failed: drop everything the producer holds, at once, so that no later record reaches the
@@ -512,12 +522,15 @@ class Stream:
         received may still be written, so a partition given up can see a late duplicate, never a gap)."""
         self.purging = True
         try:
-            self._cut()
+            left = self._cut()
             self._take_reports()
         finally:
             self.purging = False
         self.unsettled = 0
-        self.handed.clear()  # not acknowledged: counted when mirrored again
+        if not left:
+            self._count_acknowledged()
+        self.handed.clear()  # what is left unreported is counted when it is mirrored again
+        self.unacked.clear()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
         positions = self.tracker.rewind(list(self.tracker.pending))
