@@ -19,12 +19,11 @@ LOGIN_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModu
                  "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
 
 
-def _jaas_value(name: str, value: object) -> str:
-    text = str(value)
-    if '"' in text or "\\" in text:  # a JAAS option is a quoted string; kafka-mirror reads it without unescaping
-        raise AnsibleFilterError(f"kafka_client_properties: kafka_security.{name} holds a double quote or a backslash, "
-                                 "which a sasl.jaas.config line cannot carry; choose another one")
-    return text
+def _jaas_value(value: object) -> str:
+    """A JAAS option value in double quotes, escaped as Kafka's JaasConfig reads it back (java.io.StreamTokenizer:
+    a backslash escapes the next character, a line end would end the string), so any password can be carried."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{text}"'
 
 
 def kafka_client_properties(security: Mapping | None, ca_location: str = "") -> dict:
@@ -54,9 +53,9 @@ def kafka_client_properties(security: Mapping | None, ca_location: str = "") -> 
             if missing:
                 raise AnsibleFilterError(f"kafka_security with sasl_mechanism {mechanism} needs "
                                          f"{' and '.join('kafka_security.' + k for k in missing)}")
-            props["sasl.jaas.config"] = '%s required username="%s" password="%s";' % (
-                LOGIN_MODULES[mechanism], _jaas_value("sasl_username", security["sasl_username"]),
-                _jaas_value("sasl_password", security["sasl_password"]))
+            props["sasl.jaas.config"] = "%s required username=%s password=%s;" % (
+                LOGIN_MODULES[mechanism], _jaas_value(security["sasl_username"]),
+                _jaas_value(security["sasl_password"]))
         elif mechanism == "GSSAPI":
             missing = [k for k in ("kerberos_principal", "kerberos_keytab") if not security.get(k)]
             if missing:

@@ -76,3 +76,17 @@ def test_kerberos_complete_passes_with_a_kinit_command(tmp_path):
                                            "sasl.kerberos.kinit.cmd=/usr/bin/true\n"))
     assert cfg.admin("source")["sasl.kerberos.keytab"] == str(keytab)
     assert cfg.admin("source")["sasl.kerberos.service.name"] == "kafka"
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('m required username="u" password="a\\"b\\\\c";', {"username": "u", "password": 'a"b\\c'}),
+    ("m required username='u' password='it\\'s';", {"username": "u", "password": "it's"}),
+    ("m required username=bob password=s3cret;", {"username": "bob", "password": "s3cret"}),
+    ('m required username="" password="\\101\\7\\n\\q";', {"username": "", "password": "A\a\nq"}),
+])
+def test_jaas_options_are_read_as_kafkas_jaasconfig_reads_them(line, expected):
+    """apache/kafka clients/.../security/JaasConfig.java: java.io.StreamTokenizer with " and ' as quotes, escapes
+    inside them, bare words otherwise (the Java side of it: tests/unit/plugins/filter/test_kafka_client_properties.py)."""
+    from kafka_mirror.properties import jaas_options
+
+    assert jaas_options(line) == expected
