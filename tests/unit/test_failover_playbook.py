@@ -51,6 +51,8 @@ PAIRS = [{"name": "orders", "primary": "orders-weu", "secondary": "orders-nue", 
     (("--limit", "orders-weu,payments-wus"),
      'Pair orders\'s secondary "orders-neu" is outside this run (--limit): its groups would not be committed. Drop '
      "--limit, or include orders-neu in it"),
+    (("--limit", "mirror_workers"),  # the translating hosts only: the commit play would have no host
+     'Pair orders\'s secondary "orders-neu" is outside this run (--limit)'),
     (("-e", json.dumps({"mirroring_pairs": PAIRS})),
      'Pair orders\'s secondary "orders-nue" is not a host of ambari_clusters: its groups would not be committed'),
 ])
