@@ -618,3 +618,38 @@ def test_a_cluster_that_does_not_answer_at_start_still_stops_the_stream_naming_i
     assert stop.value.exit_code == 1
     assert "cannot read the source cluster's metadata from bootstrap.servers=src:9092" in str(stop.value)
     assert s.consumer.subscriptions == []
+
+
+def test_reports_that_come_after_a_purge_gave_up_waiting_are_counted_with_their_records(tmp_path, monkeypatch):
+    """A purge whose drain times out leaves reports to come: they belong to the counts carried over, never to the next
+    records (which the target acknowledged), and a count never goes negative."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Counter as Metric
+
+    class Stuck(Producer):  # the purge cannot drain: its records report at the next flush
+        stuck = True
+
+        def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+            if not self.stuck:
+                super().purge(in_queue, in_flight, blocking)
+
+        def flush(self, timeout: float = 0) -> int:
+            if self.stuck:
+                return len(self.queue)
+            self._deliver(lambda msg: KafkaError(KafkaError._PURGE_INFLIGHT) if msg.partition() == 0 else None)
+            return 0
+
+    monkeypatch.setattr(mirror_module, "PURGE_DRAIN_S", 0.05)
+    s = stream(tmp_path, abort=False)
+    registry = CollectorRegistry()
+    s.metrics.records = Metric("r", "r", ["topic"], registry=registry)
+    s.metrics.bytes = Metric("b", "b", ["topic"], registry=registry)
+    s.producer = Stuck(s._delivered)
+    mirror(s, records("a", 0, range(0, 10), size=10))
+    s._lost(s.consumer, [TopicPartition("a", 0)])  # nothing reported within the drain
+    s.producer.stuck = False
+    mirror(s, records("a", 1, range(0, 20), size=1))
+    s.checkpoint()
+    assert registry.get_sample_value("r_total", {"topic": "a"}) == 20
+    assert registry.get_sample_value("b_total", {"topic": "a"}) == 20
+    assert s.consumer.committed_offset(("a", 1)) == 20

@@ -32,7 +32,8 @@ class StreamMetrics:
     def __init__(self) -> None:
         from prometheus_client import Counter, Gauge, Histogram
 
-        self.records = Counter("kafka_mirror_records", "Records the target acknowledged", ["topic"])
+        self.records = Counter("kafka_mirror_records", "Records the target acknowledged (mirrored again after a fault: "
+                                                   "counted again)", ["topic"])
         self.bytes = Counter("kafka_mirror_bytes", "Value bytes of the records the target acknowledged", ["topic"])
         self.latency = Histogram("kafka_mirror_replication_latency_seconds",
                                  "Record timestamp to acknowledgement by the target (sampled)",

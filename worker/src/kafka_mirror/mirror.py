@@ -465,14 +465,15 @@ class Stream:
 
     def _count_acknowledged(self) -> None:
         """Every report is in: what was handed over and not reported failed, held or purged, the target
-        acknowledged (the rest is counted when it is mirrored again)."""
-        for topic, (n, size) in self.handed.items():
-            failed_n, failed_size = self.unacked.get(topic, (0, 0))
+        acknowledged (the rest is counted when it is mirrored again; so is what a rewind mirrors again)."""
+        handed, unacked = dict(self.handed), dict(self.unacked)
+        self.handed.clear()  # in place: the consume loop holds the dict
+        self.unacked.clear()
+        for topic, (n, size) in handed.items():
+            failed_n, failed_size = unacked.get(topic, (0, 0))
             if n > failed_n:
                 self.metrics.records.labels(topic).inc(n - failed_n)
-                self.metrics.bytes.labels(topic).inc(size - failed_size)
-        self.handed.clear()
-        self.unacked.clear()
+                self.metrics.bytes.labels(topic).inc(max(0, size - failed_size))
 
     def _cut(self) -> int:
         """A delivery failed: drop everything the producer holds, at once, so that no later record reaches the
@@ -527,10 +528,8 @@ class Stream:
         finally:
             self.purging = False
         self.unsettled = 0
-        if not left:
+        if not left:  # else the counts carry over: the late reports belong to them
             self._count_acknowledged()
-        self.handed.clear()  # what is left unreported is counted when it is mirrored again
-        self.unacked.clear()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
         positions = self.tracker.rewind(list(self.tracker.pending))
