@@ -19,10 +19,19 @@ LOGIN_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModu
                  "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
 
 
-def _jaas_value(value: object) -> str:
+def _jaas_value(name: str, value: object) -> str:
     """A JAAS option value in double quotes, escaped as Kafka's JaasConfig reads it back (java.io.StreamTokenizer:
     a backslash escapes the next character, a line end would end the string), so any password can be carried."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    # YAML's yes, 0123 or 1e3 unquoted: str() would not give what was typed. (A vaulted value is no str subclass on
+    # every ansible-core: str() decrypts it.)
+    if isinstance(value, (bool, int, float)):
+        raise AnsibleFilterError(f"kafka_client_properties: kafka_security.{name} must be a string, not a "
+                                 f"{type(value).__name__}: quote it in the inventory")
+    text = str(value)
+    if "\0" in text:
+        raise AnsibleFilterError(f"kafka_client_properties: kafka_security.{name} holds a NUL character, which "
+                                 "librdkafka cannot take (it reads settings as C strings)")
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{text}"'
 
 
@@ -54,8 +63,8 @@ def kafka_client_properties(security: Mapping | None, ca_location: str = "") -> 
                 raise AnsibleFilterError(f"kafka_security with sasl_mechanism {mechanism} needs "
                                          f"{' and '.join('kafka_security.' + k for k in missing)}")
             props["sasl.jaas.config"] = "%s required username=%s password=%s;" % (
-                LOGIN_MODULES[mechanism], _jaas_value(security["sasl_username"]),
-                _jaas_value(security["sasl_password"]))
+                LOGIN_MODULES[mechanism], _jaas_value("sasl_username", security["sasl_username"]),
+                _jaas_value("sasl_password", security["sasl_password"]))
         elif mechanism == "GSSAPI":
             missing = [k for k in ("kerberos_principal", "kerberos_keytab") if not security.get(k)]
             if missing:

@@ -44,7 +44,7 @@ def test_zookeeper_only_consumer_explains_brokers_and_cluster_info():
     ("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor", {
         "partition.assignment.strategy": "range"}),
     ("sasl.jaas.config", 'org.apache.kafka.common.security.plain.PlainLoginModule required username="u" '
-                         'password="p\\"w";', {"sasl.username": "u", "sasl.password": 'p\\"w'}),
+                         'password="p\\"w";', {"sasl.username": "u", "sasl.password": 'p"w'}),  # as Java reads it
     ("ssl.endpoint.identification.algorithm", "", {"ssl.endpoint.identification.algorithm": "none"}),
     ("linger.ms", "10", {"linger.ms": "10"}),
 ])

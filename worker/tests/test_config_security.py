@@ -87,6 +87,6 @@ def test_kerberos_complete_passes_with_a_kinit_command(tmp_path):
 def test_jaas_options_are_read_as_kafkas_jaasconfig_reads_them(line, expected):
     """apache/kafka clients/.../security/JaasConfig.java: java.io.StreamTokenizer with " and ' as quotes, escapes
     inside them, bare words otherwise (the Java side of it: tests/unit/plugins/filter/test_kafka_client_properties.py)."""
-    from kafka_mirror.properties import jaas_options
+    from kafka_mirror.jaas import login_options
 
-    assert jaas_options(line) == expected
+    assert login_options(line) == ("m", expected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from kafka_mirror.errors import ConfigError
+from kafka_mirror.jaas import JaasError, login_options
 
 # Java name -> librdkafka name, where they differ.
 RENAMED = {
@@ -45,24 +46,6 @@ ASSIGNORS = {
     "org.apache.kafka.clients.consumer.StickyAssignor": "cooperative-sticky",
 }
 JAVA_CLASS = re.compile(r"(org|io|com|net)\.[\w.$]+\.[A-Z][\w$]*")
-# A JAAS option as Kafka's JaasConfig tokenizes it (java.io.StreamTokenizer): a value in double or single quotes, with
-# backslash escapes, or a bare word.
-JAAS_OPTION = re.compile(r"""(\w+)\s*=\s*(?:"((?:[^"\\\n\r]|\\.)*)"|'((?:[^'\\\n\r]|\\.)*)'|([^\s;="'/]+))""", re.S)
-# StreamTokenizer's escapes inside quotes: \a \b \f \n \r \t \v, octal \0-\377, and \<c> for any other c.
-JAAS_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{0,2}|[4-7][0-7]?)|(.))", re.S)
-CONTROL = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-
-
-def jaas_options(value: str) -> dict[str, str]:
-    """The options of a sasl.jaas.config line, their values as a Java client reads them."""
-    def unescape(m: re.Match) -> str:
-        return chr(int(m.group(1), 8)) if m.group(1) else CONTROL.get(m.group(2), m.group(2))
-
-    options = {}
-    for key, double, single, bare in JAAS_OPTION.findall(value):
-        quoted = double or single
-        options[key] = JAAS_ESCAPE.sub(unescape, quoted) if quoted else bare
-    return options
 JKS_SUFFIXES = (".jks", ".keystore", ".truststore")
 PKCS12_SUFFIXES = (".p12", ".pfx")
 
@@ -187,8 +170,12 @@ def _store(key: str, value: str, role: str) -> dict[str, str]:
 
 def _jaas(value: str, role: str) -> dict[str, str]:
     """PLAIN and SCRAM login modules carry a username and password librdkafka takes directly."""
-    if "PlainLoginModule" in value or "ScramLoginModule" in value:
-        fields = jaas_options(value)
+    try:
+        module, fields = login_options(value)
+    except JaasError as exc:
+        raise ConfigError(f"{role}.properties: sasl.jaas.config is not a line Kafka's Java clients accept: {exc}") \
+            from None
+    if module.endswith((".PlainLoginModule", ".ScramLoginModule")):
         if "username" in fields and "password" in fields:
             return {"sasl.username": fields["username"], "sasl.password": fields["password"]}
     raise ConfigError(f"{role}.properties: sasl.jaas.config with this login module cannot be used by librdkafka; "

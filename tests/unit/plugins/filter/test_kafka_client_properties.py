@@ -52,6 +52,15 @@ def test_incomplete_settings_name_the_missing_one(security, message):
         kafka_client_properties(security, "/etc/ca.pem")
 
 
+@pytest.mark.parametrize("value, says", [(True, "must be a string, not a bool: quote it"),
+                                         (123, "must be a string, not a int"), ("a\0b-hidden", "NUL character")])
+def test_a_password_that_would_not_arrive_as_typed_is_refused_without_showing_it(value, says):
+    with pytest.raises(AnsibleFilterError) as err:
+        kafka_client_properties({**LAB_PRIMARY, "sasl_password": value}, "/etc/ca.pem")
+    assert "kafka_security.sasl_password" in str(err.value) and says in str(err.value)
+    assert "hidden" not in str(err.value) and "True" not in str(err.value) and "123" not in str(err.value)
+
+
 # Java is the reference: a Java client loads the properties file (Properties.load, as Utils.loadProps does) and parses
 # sasl.jaas.config with Kafka's own JaasContext (apache/kafka 3.9 clients/.../security/JaasConfig.java, a
 # java.io.StreamTokenizer), from the kafka-clients jar the lab runs.
@@ -105,3 +114,96 @@ def test_any_password_reaches_java_and_kafka_mirror_as_given(tmp_path):
     read = [[bytes.fromhex(h).decode("utf-16-be", "surrogatepass") for h in line.split(" ")]
             for line in proc.stdout.splitlines()]
     assert read == [[f"user {p}", p] for p in PASSWORDS]
+
+
+JAAS_LINES_JAVA = r"""
+import java.io.*;
+import java.nio.charset.StandardCharsets;
+import java.util.*;
+import org.apache.kafka.common.config.types.Password;
+import org.apache.kafka.common.security.JaasContext;
+import javax.security.auth.login.AppConfigurationEntry;
+
+// Per stdin line (hex of UTF-16BE): "ERROR", or the login module and its options, each as hex, sorted by key.
+public class JaasLines {
+    static String unhex(String h) {
+        byte[] b = new byte[h.length() / 2];
+        for (int i = 0; i < b.length; i++) b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
+        return new String(b, StandardCharsets.UTF_16BE);
+    }
+    static String hex(String s) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : s.getBytes(StandardCharsets.UTF_16BE)) out.append(String.format("%02x", b));
+        return out.toString();
+    }
+    public static void main(String[] args) throws IOException {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
+        for (String line; (line = in.readLine()) != null; ) {
+            try {
+                Map<String, Object> configs = new HashMap<>();
+                configs.put("sasl.jaas.config", new Password(unhex(line)));
+                AppConfigurationEntry e = JaasContext.loadClientContext(configs).configurationEntries().get(0);
+                StringBuilder out = new StringBuilder(hex(e.getLoginModuleName()));
+                for (Map.Entry<String, ?> o : new TreeMap<String, Object>(e.getOptions()).entrySet())
+                    out.append(' ').append(hex(o.getKey())).append('=').append(hex((String) o.getValue()));
+                System.out.println(out);
+            } catch (Exception e) {
+                System.out.println("ERROR");
+            }
+        }
+    }
+}
+"""
+M = "org.apache.kafka.common.security.scram.ScramLoginModule"
+JAAS_LINES = [
+    f'{M} required username="u" password="p";',
+    f"{M} required username='u' password='it\\'s';",
+    f"{M} REQUIRED username=bob password=s3cr3t;",
+    f'{M} required username="u" password="new"; // password="old"',
+    f'{M} required username="u" /* password="old" */ password="new";',
+    f'{M} required username="u" password="real" x.password="other" old-password="other2";',
+    f'{M} required username=ab\u00a0cd password=p\u3000q;',
+    f'{M} required "username"="u" "password"="p";',
+    f'{M} required username /* here */ = "u" password="p";',
+    f'{M}\x01required\x02username="u"\x03password="p";',
+    f'{M} required username="u" password="p\nq";',
+    f'{M} required username="u" password="\\101\\7\\18\\400\\q\\\n";',
+    f'{M} required username="u" password="p"',
+    f'{M} required username="u" password="p"; {M} required username="v" password="q";',
+    f'{M} required username=p"cd" password=ab/cd;',
+    f'{M} required username=a\x85b password=p;',
+    f'{M} maybe username="u" password="p";',
+    f'{M} required username= password="p";',
+    f'{M} required username="u" password="/*";',
+    f'{M} required username="u" password="p\\',
+    f"/ {M}\n{M} required username=u password=p;",
+    f"{M} required username=u password=p; /* unterminated",
+    "",
+    ";",
+]
+
+
+def test_kafka_mirror_reads_every_jaas_line_as_kafkas_java_clients_do(tmp_path):
+    from kafka_lab.runtime import find_java_home, locate
+    from kafka_mirror.jaas import JaasError, login_options
+
+    source = tmp_path / "JaasLines.java"
+    source.write_text(JAAS_LINES_JAVA)
+    stdin = "".join(line.encode("utf-16-be").hex() + "\n" for line in JAAS_LINES)
+    proc = subprocess.run([str(find_java_home() / "bin" / "java"), "-cp", str(locate().libs / "*"), str(source)],
+                          input=stdin, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def python_reads(line: str) -> str:
+        try:
+            module, options = login_options(line)
+        except JaasError:
+            return "ERROR"
+        return " ".join([module.encode("utf-16-be").hex()] + [
+            f"{k.encode('utf-16-be').hex()}={v.encode('utf-16-be', 'surrogatepass').hex()}"
+            for k, v in sorted(options.items())])
+
+    java = proc.stdout.splitlines()
+    assert len(java) == len(JAAS_LINES)
+    for line, expected in zip(JAAS_LINES, java):
+        assert python_reads(line) == expected, repr(line)
