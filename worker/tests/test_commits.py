@@ -653,3 +653,24 @@ def test_reports_that_come_after_a_purge_gave_up_waiting_are_counted_with_their_
     assert registry.get_sample_value("r_total", {"topic": "a"}) == 20
     assert registry.get_sample_value("b_total", {"topic": "a"}) == 20
     assert s.consumer.committed_offset(("a", 1)) == 20
+
+
+def test_a_record_the_target_refuses_stops_the_producer_and_the_stream_names_it(tmp_path):
+    """enable.gapless.guarantee: librdkafka raises a fatal error at the refused batch and purges what follows; the
+    stream stops with exit 3 naming the refused record (not "fatal client error") and commits nothing past it."""
+    from kafka_mirror.config import PRODUCER_FIXED
+
+    assert PRODUCER_FIXED["enable.gapless.guarantee"] is True
+    s = stream(tmp_path)
+    mirror(s, records("a", 1, range(0, 10)))
+    s.checkpoint()
+    mirror(s, records("a", 1, range(10, 11), size=200_000), records("a", 1, range(11, 20)))
+    s.producer._deliver(lambda msg: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if len(msg.value()) > 1000
+                        else KafkaError(KafkaError._PURGE_INFLIGHT))
+    s._client_error(KafkaError(KafkaError._GAPLESS_GUARANTEE, "gapless", fatal=True))
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    assert "partition 1 at offset 10, 200000 bytes" in str(stop.value) and "fatal" not in str(stop.value)
+    assert stop.value.exit_code == 3
+    s._close()
+    assert s.consumer.commits == [{("a", 1): 10}] and len(s.producer.sent) == 10  # nothing after the first checkpoint

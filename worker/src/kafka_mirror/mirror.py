@@ -339,6 +339,13 @@ class Stream:
     def checkpoint(self) -> None:
         """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
         if self.broken is not None:
+            self.producer.poll(0)  # the refused record's own report, when a delivery broke it
+            self._take_reports()
+            refused = [f for f in self.tracker.failures if f.error not in NOT_SENT]
+            if self.broken.code() == KafkaError._GAPLESS_GUARANTEE and refused:
+                raise SendFailure(f"{_describe(refused[0])}. Stopping without committing past it: the producer stops "
+                                  "at a record the target refuses, so that nothing after it lands first; it is "
+                                  "mirrored again when the stream restarts")
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
         offsets, left = self._settle()
         committed = self._commit(offsets)
