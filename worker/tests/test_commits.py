@@ -667,10 +667,23 @@ def test_a_record_the_target_refuses_stops_the_producer_and_the_stream_names_it(
     mirror(s, records("a", 1, range(10, 11), size=200_000), records("a", 1, range(11, 20)))
     s.producer._deliver(lambda msg: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if len(msg.value()) > 1000
                         else KafkaError(KafkaError._PURGE_INFLIGHT))
-    s._client_error(KafkaError(KafkaError._GAPLESS_GUARANTEE, "gapless", fatal=True))
+    s._client_error(KafkaError(KafkaError._FATAL, "Unable to produce message", fatal=True))  # as produce() raised it
     with pytest.raises(SendFailure) as stop:
         s.checkpoint()
     assert "partition 1 at offset 10, 200000 bytes" in str(stop.value) and "fatal" not in str(stop.value)
+    assert "the record is larger than the target accepts" in str(stop.value)
     assert stop.value.exit_code == 3
     s._close()
     assert s.consumer.commits == [{("a", 1): 10}] and len(s.producer.sent) == 10  # nothing after the first checkpoint
+
+
+def test_a_batch_of_small_records_the_target_refuses_is_named_as_a_batch(tmp_path):
+    """librdkafka does not split a batch the broker refuses as too large (Java's producer does): the message says to
+    raise the topic's max.message.bytes or lower batch.size, not that a 100-byte record is too large."""
+    s = stream(tmp_path)
+    s.producer.fail["a"] = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    mirror(s, records("a", 2, range(0, 1039), size=100))
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    assert "1039 records of a (partition 2" in str(stop.value) and "set batch.size in producer.properties" in \
+        str(stop.value) and "the record is larger" not in str(stop.value)

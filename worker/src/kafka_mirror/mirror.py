@@ -48,6 +48,9 @@ PR_SET_PDEATHSIG = 1
 HINTS = {  # by librdkafka error name
     "MSG_SIZE_TOO_LARGE": "the record is larger than the target accepts: raise max.message.bytes of the target "
                           "topic (and message.max.bytes, max.request.size in Java terms, in producer.properties)",
+    # librdkafka does not split a refused batch as Java's producer does: a batch of small records can be refused too
+    "MSG_SIZE_TOO_LARGE batch": "they went in one batch larger than the target topic accepts: raise its "
+                                "max.message.bytes, or set batch.size in producer.properties below it",
     "TOPIC_AUTHORIZATION_FAILED": "the producer's principal needs WRITE on the target topic",
     "UNKNOWN_TOPIC_OR_PART": "the target topic does not exist: let the mirror create it (it does at its next "
                              "topic refresh), or enable auto.create.topics.enable on the target",
@@ -342,7 +345,7 @@ class Stream:
             self.producer.poll(0)  # the refused record's own report, when a delivery broke it
             self._take_reports()
             refused = [f for f in self.tracker.failures if f.error not in NOT_SENT]
-            if self.broken.code() == KafkaError._GAPLESS_GUARANTEE and refused:
+            if refused:  # the target refused a batch: librdkafka stopped the producer there (gapless guarantee)
                 raise SendFailure(f"{_describe(refused[0])}. Stopping without committing past it: the producer stops "
                                   "at a record the target refuses, so that nothing after it lands first; it is "
                                   "mirrored again when the stream restarts")
@@ -691,7 +694,8 @@ def _describe(f: Failure) -> str:
         return (f"{records} of {f.topic} ({where}{at.replace(' at ', ' from ')}) held back or purged after a failed "
                 "delivery, so that none lands before it; they are mirrored again (a purged request already sent may "
                 "still be written: a duplicate)")
-    hint = HINTS.get(f.error, "")
+    batch = f.error == "MSG_SIZE_TOO_LARGE" and f.count > 1 and f.size < LARGE_RECORD
+    hint = HINTS.get(f"{f.error} batch" if batch else f.error, "")
     return f"{records} of {f.topic} ({where}{at}, {f.size} bytes) not accepted by the target: {f.reason}" + \
         (f"; {hint}" if hint else "")
 
