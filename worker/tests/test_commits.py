@@ -665,9 +665,22 @@ def test_a_record_the_target_refuses_stops_the_producer_and_the_stream_names_it(
     mirror(s, records("a", 1, range(0, 10)))
     s.checkpoint()
     mirror(s, records("a", 1, range(10, 11), size=200_000), records("a", 1, range(11, 20)))
-    s.producer._deliver(lambda msg: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if len(msg.value()) > 1000
-                        else KafkaError(KafkaError._PURGE_INFLIGHT))
-    s._client_error(KafkaError(KafkaError._FATAL, "Unable to produce message", fatal=True))  # as produce() raised it
+
+    class Refused(Producer):  # confluent-kafka raises the fatal error from the poll or flush that serves it
+        raised = False
+
+        def flush(self, timeout: float = 0) -> int:
+            if not self.raised:
+                self.raised = True
+                self._deliver(lambda msg: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if len(msg.value()) > 1000
+                              else KafkaError(KafkaError._PURGE_INFLIGHT))
+                raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "unable to satisfy gap-less guarantee",
+                                                fatal=True))
+            return super().flush(timeout)
+
+    refused = Refused(s._delivered)
+    refused.queue, refused.sent, s.producer = s.producer.queue, s.producer.sent, refused
+    s.stop = True  # as the run loop's last checkpoint
     with pytest.raises(SendFailure) as stop:
         s.checkpoint()
     assert "partition 1 at offset 10, 200000 bytes" in str(stop.value) and "fatal" not in str(stop.value)

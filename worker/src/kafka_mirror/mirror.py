@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from collections.abc import Callable
 from typing import NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -278,7 +279,7 @@ class Stream:
                             **extra)
                     break
                 except BufferError:  # the producer queue is full: serve deliveries, then retry this record
-                    poll(0.05)
+                    self._serve(poll, 0.05)
                 except KafkaException as exc:  # refused before sending, e.g. larger than message.max.bytes
                     err = exc.args[0]
                     if err.fatal() or err.code() == KafkaError._FATAL:
@@ -295,7 +296,7 @@ class Stream:
                 c[1] += size
         if batches:
             self.offset_map.handed(batches)
-        poll(0)
+        self._serve(poll, 0)
         if self.undelivered:
             self._cut()
         if latest:
@@ -342,7 +343,7 @@ class Stream:
     def checkpoint(self) -> None:
         """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
         if self.broken is not None:
-            self.producer.poll(0)  # the refused record's own report, when a delivery broke it
+            self._serve(self.producer.flush, 0)  # the refused records' own reports, when a delivery broke it
             self._take_reports()
             refused = [f for f in self.tracker.failures if f.error not in NOT_SENT]
             if refused:  # the target refused a batch: librdkafka stopped the producer there (gapless guarantee)
@@ -389,9 +390,9 @@ class Stream:
         """The one way to offsets worth committing: flush, take the delivery reports, ask the tracker."""
         timeout = FLUSH_TIMEOUT_S if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        left = self.producer.flush(min(timeout, FLUSH_SLICE_S))
+        left = self._serve(self.producer.flush, min(timeout, FLUSH_SLICE_S))
         while left and not self.undelivered and time.monotonic() < deadline:
-            left = self.producer.flush(min(FLUSH_SLICE_S, max(0.0, deadline - time.monotonic())))
+            left = self._serve(self.producer.flush, min(FLUSH_SLICE_S, max(0.0, deadline - time.monotonic())))
         if self.undelivered:
             left = self._cut()
         self.unsettled = left
@@ -492,11 +493,24 @@ class Stream:
         sent; requests in flight are not retried. Returns the records still unreported."""
         self.producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + PURGE_DRAIN_S
-        left = self.producer.flush(0.5)
+        left = self._serve(self.producer.flush, 0.5)
         while left and time.monotonic() < deadline:
-            left = self.producer.flush(0.5)
+            left = self._serve(self.producer.flush, 0.5)
         self.undelivered = False  # the purged records' reports set it: nothing is left to cut
         return left
+
+    def _serve(self, call: Callable[[float], int], timeout: float) -> int:
+        """producer.poll or producer.flush. confluent-kafka raises a fatal producer error (a refusal under the gapless
+        guarantee, a fenced producer) from the call that serves it, never through error_cb: the stream stops here,
+        and the call is made again for the reports it did not serve."""
+        try:
+            return call(timeout)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (isinstance(err, KafkaError) and err.fatal()):
+                raise
+            self._fatal(err)
+            return call(timeout)
 
     def _fatal(self, err: KafkaError) -> None:
         """A client that cannot go on (fenced, a fatal idempotence error): stop, and commit nothing more."""
