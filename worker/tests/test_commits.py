@@ -655,39 +655,35 @@ def test_reports_that_come_after_a_purge_gave_up_waiting_are_counted_with_their_
     assert s.consumer.committed_offset(("a", 1)) == 20
 
 
-def test_a_record_the_target_refuses_stops_the_producer_and_the_stream_names_it(tmp_path):
-    """enable.gapless.guarantee: librdkafka raises a fatal error at the refused batch and purges what follows; the
-    stream stops with exit 3 naming the refused record (not "fatal client error") and commits nothing past it."""
-    from kafka_mirror.config import PRODUCER_FIXED
-
-    assert PRODUCER_FIXED["enable.gapless.guarantee"] is True
+@pytest.mark.parametrize("raised", ["KafkaException", "SystemError"])
+def test_a_fatal_producer_error_raised_by_a_flush_stops_the_stream_and_commits_nothing_after_it(tmp_path, raised):
+    """confluent-kafka raises a fatal producer error from the poll or flush that serves it, never through error_cb
+    (confluent_kafka.c error_cb: cfl_PyErr_Fatal); from a chunked call, the next callback fails with a SystemError
+    whose cause is that exception. Either way the stream stops (exit 1) and commits nothing after it."""
     s = stream(tmp_path)
     mirror(s, records("a", 1, range(0, 10)))
     s.checkpoint()
-    mirror(s, records("a", 1, range(10, 11), size=200_000), records("a", 1, range(11, 20)))
+    mirror(s, records("a", 1, range(10, 20)))
 
-    class Refused(Producer):  # confluent-kafka raises the fatal error from the poll or flush that serves it
+    class Fatal(Producer):
         raised = False
 
         def flush(self, timeout: float = 0) -> int:
             if not self.raised:
                 self.raised = True
-                self._deliver(lambda msg: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if len(msg.value()) > 1000
-                              else KafkaError(KafkaError._PURGE_INFLIGHT))
-                raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "unable to satisfy gap-less guarantee",
-                                                fatal=True))
+                fatal = KafkaException(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "sequence", fatal=True))
+                if raised == "KafkaException":
+                    raise fatal
+                raise SystemError("returned a result with an exception set") from fatal
             return super().flush(timeout)
 
-    refused = Refused(s._delivered)
-    refused.queue, refused.sent, s.producer = s.producer.queue, s.producer.sent, refused
-    s.stop = True  # as the run loop's last checkpoint
-    with pytest.raises(SendFailure) as stop:
+    fatal = Fatal(s._delivered)
+    fatal.queue, fatal.sent, s.producer = s.producer.queue, s.producer.sent, fatal
+    with pytest.raises(MirrorError) as stop:
         s.checkpoint()
-    assert "partition 1 at offset 10, 200000 bytes" in str(stop.value) and "fatal" not in str(stop.value)
-    assert "the record is larger than the target accepts" in str(stop.value)
-    assert stop.value.exit_code == 3
+    assert "fatal client error" in str(stop.value) and stop.value.exit_code == 1
     s._close()
-    assert s.consumer.commits == [{("a", 1): 10}] and len(s.producer.sent) == 10  # nothing after the first checkpoint
+    assert s.consumer.commits == [{("a", 1): 10}]  # the records acknowledged after it are not committed
 
 
 def test_a_batch_of_small_records_the_target_refuses_is_named_as_a_batch(tmp_path):

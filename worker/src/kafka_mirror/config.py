@@ -18,11 +18,7 @@ from kafka_mirror.selection import TopicSelection
 
 # Settings the mirror's guarantees rest on: not overridable from the properties files.
 CONSUMER_FIXED = {"enable.auto.commit": False, "enable.auto.offset.store": False, "enable.partition.eof": False}
-# enable.gapless.guarantee: a batch the target refuses while up (a record above the topic's max.message.bytes) stops
-# the producer and purges what follows; without it librdkafka's idempotent producer resent the requests in flight
-# behind the refused one first, so they landed before it was mirrored again (docs/RELIABILITY.md, oversize). Delivery
-# timeouts are outside it (librdkafka INTRODUCTION.md): the stream's own cut handles those.
-PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all", "enable.gapless.guarantee": True}
+PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
 # fetch.queue.backoff.ms: librdkafka pauses a partition's fetching this long whenever the prefetch queue is over its
 # thresholds; its default (1000) left a stream idle 56% of the time waiting for records (bench/RESULTS.md, py-spy).
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "partition.assignment.strategy": "cooperative-sticky",

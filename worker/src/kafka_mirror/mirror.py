@@ -342,16 +342,9 @@ class Stream:
 
     def checkpoint(self) -> None:
         """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
-        if self.broken is not None:
-            self._serve(self.producer.flush, 0)  # the refused records' own reports, when a delivery broke it
-            self._take_reports()
-            refused = [f for f in self.tracker.failures if f.error not in NOT_SENT]
-            if refused:  # the target refused a batch: librdkafka stopped the producer there (gapless guarantee)
-                raise SendFailure(f"{_describe(refused[0])}. Stopping without committing past it: the producer stops "
-                                  "at a record the target refuses, so that nothing after it lands first; it is "
-                                  "mirrored again when the stream restarts")
+        offsets, left = self._settle() if self.broken is None else ({}, 0)
+        if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
-        offsets, left = self._settle()
         committed = self._commit(offsets)
         if left:
             # Any record in flight may still fail: failures are acted on once every report is in.
@@ -493,20 +486,23 @@ class Stream:
         sent; requests in flight are not retried. Returns the records still unreported."""
         self.producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + PURGE_DRAIN_S
-        left = self._serve(self.producer.flush, 0.5)
+        left = self._serve(self.producer.flush, FLUSH_SLICE_S)
         while left and time.monotonic() < deadline:
-            left = self._serve(self.producer.flush, 0.5)
+            left = self._serve(self.producer.flush, FLUSH_SLICE_S)
         self.undelivered = False  # the purged records' reports set it: nothing is left to cut
         return left
 
     def _serve(self, call: Callable[[float], int], timeout: float) -> int:
-        """producer.poll or producer.flush. confluent-kafka raises a fatal producer error (a refusal under the gapless
-        guarantee, a fenced producer) from the call that serves it, never through error_cb: the stream stops here,
-        and the call is made again for the reports it did not serve."""
+        """producer.poll or producer.flush, under 0.2 s: confluent-kafka serves a longer call in 0.2 s chunks and,
+        after a fatal error in one chunk, runs the next one's delivery callbacks with the exception still set (their
+        reports would be lost). It raises a fatal producer error (an idempotence failure after the target lost its
+        state) from the call that serves it, never through error_cb: the stream stops here, commits nothing more, and
+        the call is made again for the reports it did not serve."""
         try:
             return call(timeout)
-        except KafkaException as exc:
-            err = exc.args[0]
+        except (KafkaException, SystemError) as exc:
+            cause = exc if isinstance(exc, KafkaException) else exc.__cause__ or exc.__context__
+            err = cause.args[0] if isinstance(cause, KafkaException) and cause.args else None
             if not (isinstance(err, KafkaError) and err.fatal()):
                 raise
             self._fatal(err)
