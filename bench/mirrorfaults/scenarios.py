@@ -196,7 +196,8 @@ ALL = [SecondaryDown("secondary-down-long", DOWN_LONG_S, 15_000),
        RollingRestart("rolling-primary", "primary"), RollingRestart("rolling-secondary", "secondary"),
        PeeringCut(), Kill9(), SecondWorker(), Frozen(), NodeReboot(), TopicDeleted(), Oversize()]
 BY_NAME = {s.name: s for s in ALL}
-# The part `make test` runs, issue 15's scenarios 1, 3, 6 and 7: the reported loss (the secondary down past the
-# delivery timeout), a rolling restart of the primary, kill -9 (three times; five in make faults) and a second process
-# joining and leaving (once; twice in make faults, with the same-id twin both times refused).
-SHORT = [BY_NAME["secondary-down-long"], BY_NAME["rolling-primary"], Kill9(times=3), SecondWorker(rounds=1)]
+# The part `make test` runs, issue 15's scenarios 1, 6 and 7: the reported loss (the secondary down past the delivery
+# timeout), kill -9 (three times; five in make faults) and a second process joining and leaving (once; twice in make
+# faults). Scenario 3, the rolling restart of every primary broker, runs in make faults only: on two cores each broker
+# takes about 1.8 minutes to stop and start under the stream (355 s in all), which took make test past 40 minutes.
+SHORT = [BY_NAME["secondary-down-long"], Kill9(times=3), SecondWorker(rounds=1)]

@@ -99,12 +99,24 @@ def settled_count(bootstrap: str, topic: str, timeout: float = 15) -> int:
     return current
 
 
+COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                      KafkaError.COORDINATOR_LOAD_IN_PROGRESS)
+
+
 def lag(source: str, group: str, topic: str) -> int:
-    """Source records the group has not committed yet (the mirror commits only what the target acknowledged)."""
+    """Source records the group has not committed yet (the mirror commits only what the target acknowledged). The
+    group's coordinator may be moving (NOT_COORDINATOR, CI): asked again, bounded."""
     consumer = Consumer({"bootstrap.servers": source, "group.id": group})
     try:
         parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30)
+        for attempt in range(10):
+            try:
+                committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30)
+                break
+            except KafkaException as exc:
+                if attempt == 9 or not exc.args[0].retriable() and exc.args[0].code() not in COORDINATOR_MOVING:
+                    raise
+                time.sleep(1)
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
         return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
     finally:

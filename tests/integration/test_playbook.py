@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -53,6 +54,15 @@ def test_second_run_changes_and_restarts_nothing(lab):
     assert "ActiveState=active" in service and "User=kafka-mirror" in service
     assert on_node(lab, "stat -c '%a %U %G' /etc/kafka-mirror/consumer.properties /etc/kafka-mirror/producer.properties"
                         " /etc/kafka-mirror/worker.yaml").split("\n") == ["640 root kafka-mirror"] * 3
+    # What molecule's verify checks (make molecule), here too: the sandbox as systemd scores it, metrics on the
+    # node's loopback only, and counting.
+    score = re.search(r"Overall exposure level for kafka-mirror.service: ([0-9.]+)",
+                      on_node(lab, "systemd-analyze security --no-pager kafka-mirror.service"))
+    assert score and float(score.group(1)) <= 2.0
+    listeners = on_node(lab, "ss --listening --tcp --numeric --no-header 'sport = :9464'").splitlines()
+    assert listeners and all(line.split()[3] == "127.0.0.1:9464" for line in listeners)
+    assert "kafka_mirror_records_total" in on_node(lab, "python3 -c \"import urllib.request as u; print(u.urlopen("
+                                                        "'http://127.0.0.1:9464/metrics').read().decode())\"")
     output, recap = playbook(PLAYBOOK, "--check", "--diff")
     assert all(r["changed"] == 0 for r in recap.values()) and "+++ after" not in output
     for cluster in (lab.primary, lab.secondary):  # the article's goal: brokers reachable by IP from outside
@@ -74,7 +84,8 @@ def test_client_secrets_are_never_shown_and_reach_the_worker_as_given(lab, tmp_p
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     extra = {  # written raw, the newline would add security.protocol=SSL and the backslash would swallow group.id
         "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"mirror\" "
-                            f"password=\"{secret}=:#!\";\nsecurity.protocol=SSL",
+                            f"password=\"{secret}=:#!\\\"\";",  # a JAAS line Java's JaasConfig accepts
+        "client.id": "mirror\nsecurity.protocol=SSL",
         "client.rack": "rack\\",
     }
     variables = tmp_path / "secrets.json"  # a vars file, as vault would give them: never on a command line
