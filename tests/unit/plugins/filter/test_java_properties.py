@@ -37,13 +37,8 @@ TRICKY = {
     "unicode.key.é": "ü",
     "line.separators": "a\x85b\u2028c\u2029d\x1ce",
 }
-JAVA = r"""
-import java.io.*;
-import java.nio.charset.StandardCharsets;
-import java.util.*;
-
-// store: hex(UTF-16BE) key and value per stdin line -> Properties.store(System.out); load FILE: the reverse.
-public class Props {
+# Strings cross between Python and Java as hex of UTF-16BE: no encoding or line end can change them on the way.
+HEX_METHODS = r"""
     static String unhex(String h) {
         byte[] b = new byte[h.length() / 2];
         for (int i = 0; i < b.length; i++) b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
@@ -54,7 +49,15 @@ public class Props {
         for (byte b : s.getBytes(StandardCharsets.UTF_16BE)) out.append(String.format("%02x", b));
         return out.toString();
     }
-    public static void main(String[] args) throws IOException {
+"""
+JAVA = r"""
+import java.io.*;
+import java.nio.charset.StandardCharsets;
+import java.util.*;
+
+// store: hex(UTF-16BE) key and value per stdin line -> Properties.store(System.out); load FILE: the reverse.
+public class Props {
+""" + HEX_METHODS + r"""    public static void main(String[] args) throws IOException {
         Properties p = new Properties();
         if (args[0].equals("store")) {
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));

@@ -10,6 +10,8 @@ from ansible_collections.ambari_kafka.mirroring.plugins.filter.java_properties i
 from ansible_collections.ambari_kafka.mirroring.plugins.filter.kafka_client_properties import kafka_client_properties
 from kafka_mirror.properties import parse_properties, translate
 
+from .test_java_properties import HEX_METHODS
+
 LAB_PRIMARY = {"protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "mirror-primary",
                "sasl_password": "Zx-9_secret", "ca_path": "/var/lib/kafka-lab/pki/ca.pem", "address": "ip"}
 
@@ -126,17 +128,7 @@ import javax.security.auth.login.AppConfigurationEntry;
 
 // Per stdin line (hex of UTF-16BE): "ERROR", or the login module and its options, each as hex, sorted by key.
 public class JaasLines {
-    static String unhex(String h) {
-        byte[] b = new byte[h.length() / 2];
-        for (int i = 0; i < b.length; i++) b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
-        return new String(b, StandardCharsets.UTF_16BE);
-    }
-    static String hex(String s) {
-        StringBuilder out = new StringBuilder();
-        for (byte b : s.getBytes(StandardCharsets.UTF_16BE)) out.append(String.format("%02x", b));
-        return out.toString();
-    }
-    public static void main(String[] args) throws IOException {
+""" + HEX_METHODS + r"""    public static void main(String[] args) throws IOException {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
         for (String line; (line = in.readLine()) != null; ) {
             try {
