@@ -35,6 +35,15 @@ def on_node(lab, command: str) -> str:
     return proc.stdout.strip()
 
 
+def assert_sandboxed_with_loopback_metrics(lab) -> None:
+    """The service's sandbox as systemd scores it (at most 2.0 of 10), and metrics on the node's loopback only."""
+    score = re.search(r"Overall exposure level for kafka-mirror.service: ([0-9.]+)",
+                      on_node(lab, "systemd-analyze security --no-pager kafka-mirror.service"))
+    assert score and float(score.group(1)) <= 2.0
+    listeners = on_node(lab, "ss --listening --tcp --numeric --no-header 'sport = :9464'").splitlines()
+    assert listeners and all(line.split()[3] == "127.0.0.1:9464" for line in listeners)
+
+
 def run_playbook(*args: str) -> subprocess.CompletedProcess:
     """ansible-playbook as playbook() runs it, with stderr too and whatever its outcome."""
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args], capture_output=True,
@@ -54,13 +63,8 @@ def test_second_run_changes_and_restarts_nothing(lab):
     assert "ActiveState=active" in service and "User=kafka-mirror" in service
     assert on_node(lab, "stat -c '%a %U %G' /etc/kafka-mirror/consumer.properties /etc/kafka-mirror/producer.properties"
                         " /etc/kafka-mirror/worker.yaml").split("\n") == ["640 root kafka-mirror"] * 3
-    # What molecule's verify checks (make molecule), here too: the sandbox as systemd scores it, metrics on the
-    # node's loopback only, and counting.
-    score = re.search(r"Overall exposure level for kafka-mirror.service: ([0-9.]+)",
-                      on_node(lab, "systemd-analyze security --no-pager kafka-mirror.service"))
-    assert score and float(score.group(1)) <= 2.0
-    listeners = on_node(lab, "ss --listening --tcp --numeric --no-header 'sport = :9464'").splitlines()
-    assert listeners and all(line.split()[3] == "127.0.0.1:9464" for line in listeners)
+    # What molecule's verify checks (make molecule), here too.
+    assert_sandboxed_with_loopback_metrics(lab)
     assert "kafka_mirror_records_total" in on_node(lab, "python3 -c \"import urllib.request as u; print(u.urlopen("
                                                         "'http://127.0.0.1:9464/metrics').read().decode())\"")
     output, recap = playbook(PLAYBOOK, "--check", "--diff")
