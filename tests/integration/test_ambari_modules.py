@@ -53,6 +53,7 @@ def test_rolling_restart_one_broker_at_a_time(lab, restore):
     primary = restore
     ansible("ambari_config", primary, {"config_type": "kafka-broker", "properties": {"num.io.threads": 6}})
     result = ansible("ambari_service", primary, {"rolling": True, "batch_separation": 1, "wait_sleep": 1})
+    assert not result.get("failed"), result["msg"]  # CI once: a broker out of heap at start-up, said here
     assert result["changed"] and len(result["request_ids"]) == len(primary.spec.hosts())
     spans = []
     for request_id in result["request_ids"]:

@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from .coordinator import asked_again
 from .playbook import module_run
 from .test_offset_translation import (PARTITIONS, Mirror, clusters, commit, committed, create,  # noqa: F401 (fixture)
                                       produce_plain, read_from, translate, wait_caught_up, wait_synced,
@@ -44,7 +45,8 @@ def failover(target: str, group: str, offsets: list[dict], check: bool = False) 
 def group_state(bootstrap: str, group: str) -> tuple[str, int]:
     """The group's state and member count (DescribeGroups: not the admin OffsetFetch of librdkafka#5040)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    described = admin.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=30)
+    described = asked_again(
+        lambda: admin.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=30))
     return described.state.name, len(described.members or [])
 
 

@@ -13,6 +13,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
+from .coordinator import asked_again
+
 
 pytestmark = pytest.mark.integration
 
@@ -99,24 +101,12 @@ def settled_count(bootstrap: str, topic: str, timeout: float = 15) -> int:
     return current
 
 
-COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
-                      KafkaError.COORDINATOR_LOAD_IN_PROGRESS)
-
-
 def lag(source: str, group: str, topic: str) -> int:
-    """Source records the group has not committed yet (the mirror commits only what the target acknowledged). The
-    group's coordinator may be moving (NOT_COORDINATOR, CI): asked again, bounded."""
+    """Source records the group has not committed yet (the mirror commits only what the target acknowledged)."""
     consumer = Consumer({"bootstrap.servers": source, "group.id": group})
     try:
         parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        for attempt in range(10):
-            try:
-                committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30)
-                break
-            except KafkaException as exc:
-                if attempt == 9 or not exc.args[0].retriable() and exc.args[0].code() not in COORDINATOR_MOVING:
-                    raise
-                time.sleep(1)
+        committed = asked_again(lambda: consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30))
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
         return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
     finally:
@@ -221,7 +211,7 @@ def test_200k_records_arrive_complete_ordered_and_faithful_and_sigterm_commits(c
     assert nulls  # null keys and null values were among them and kept
     # SIGTERM committed everything the target had acknowledged: the group is at the end of every partition.
     consumer = Consumer({"bootstrap.servers": source, "group.id": f"g-{topic}"})
-    committed = consumer.committed([TopicPartition(topic, p) for p in src], timeout=30)
+    committed = asked_again(lambda: consumer.committed([TopicPartition(topic, p) for p in src], timeout=30))
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in src}
     consumer.close()
     assert {tp.partition: tp.offset for tp in committed} == ends

@@ -19,6 +19,7 @@ import yaml
 from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from .coordinator import asked_again
 from .test_mirror import Mirror, clusters, create, settled_count, wait_caught_up, wait_count  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -92,18 +93,10 @@ def read_from(bootstrap: str, topic: str, positions: dict[int, int]) -> dict[int
 
 
 def as_group(bootstrap: str, group: str, call):
-    """call(consumer) with a consumer of the group; retried (bounded) while its coordinator moves (NOT_COORDINATOR
-    after earlier faults)."""
-    from confluent_kafka import KafkaException
+    """call(consumer) with a consumer of the group, asked again while its coordinator moves."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
-        for attempt in range(10):
-            try:
-                return call(consumer)
-            except KafkaException:
-                if attempt == 9:
-                    raise
-                time.sleep(1)
+        return asked_again(lambda: call(consumer))
     finally:
         consumer.close()
 
@@ -290,7 +283,8 @@ def produce_plain(bootstrap: str, topic: str, per_partition: int) -> None:
 
 def coordinator(bootstrap: str, group: str) -> int:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    return admin.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=30).coordinator.id
+    return asked_again(
+        lambda: admin.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=30)).coordinator.id
 
 
 def elect_preferred(bootstrap: str) -> None:
