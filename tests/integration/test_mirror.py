@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions,
+                                  NewTopic)
 
 from .coordinator import asked_again
 
@@ -272,3 +273,46 @@ def test_new_topics_and_partitions_are_picked_up_without_a_restart(clusters, tmp
             time.sleep(0.5)
     finally:
         assert mirror.stop() == 0, mirror.output()[-3000:]
+
+
+def test_a_record_the_target_topic_cannot_take_stops_the_mirror_at_it_and_nothing_lands_after_it(clusters, tmp_path):
+    """Kafka's broker refuses a batch above the topic's max.message.bytes (UnifiedLog.analyzeAndValidateRecords);
+    handed over, the refused record let later ones of its partition land first (make faults: 12,205 out of order).
+    kafka-mirror weighs it first: it stops (exit 3) naming it, with everything before it mirrored and nothing after
+    it; once the operator raises the limit, a restart mirrors the rest, in order, without a duplicate."""
+    source, target = clusters
+    topic = f"big-{uuid.uuid4().hex[:8]}"
+    create(source, topic, partitions=2)
+    admin = AdminClient({"bootstrap.servers": target})
+    admin.create_topics([NewTopic(topic, 2, 2, config={"max.message.bytes": "100000"})])[topic].result(30)
+    producer = Producer({"bootstrap.servers": source, "enable.idempotence": True})
+    for i in range(4_000):
+        producer.produce(topic, b"%06d" % i, b"k%d" % (i % 7), 0, headers=[("seq", b"%d" % i)])
+        producer.produce(topic, b"%06d" % i, b"k%d" % (i % 7), 1)
+        if i == 2_000:
+            producer.produce(topic, b"x" * 150_000, b"k1", 0, headers=[("seq", b"big")])
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    args = ("--whitelist", topic, "--num.streams", "1", "--offset.commit.interval.ms", "1000")
+    mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    try:
+        code = mirror.proc.wait(90)
+    finally:
+        if mirror.proc.poll() is None:
+            mirror.stop()
+    said = mirror.output()
+    assert code == 3, said[-3000:]
+    assert f"{topic} (partition 0 at offset 2001, 150000 bytes)" in said and "max.message.bytes (100000)" in said
+    src, dst = read_all(source, topic), read_all(target, topic)
+    assert dst[0] == src[0][:2001]  # everything before it, nothing after it
+    assert dst[1] == src[1][:len(dst[1])]
+
+    entry = ConfigEntry("max.message.bytes", "1048588", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
+    admin.incremental_alter_configs([resource])[resource].result(30)
+    again = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    try:
+        wait_count(target, topic, 8_001, 90, again)
+    finally:
+        assert again.stop() == 0, again.output()[-3000:]
+    assert read_all(target, topic) == src  # in order, and not a record twice

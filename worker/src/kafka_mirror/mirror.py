@@ -34,7 +34,8 @@ from kafka_mirror.metrics import Heartbeat, StreamMetrics, write_heartbeat
 from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
 from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
-from kafka_mirror.topics import TopicSync, partition_counts
+from kafka_mirror.record_size import one_record_batch
+from kafka_mirror.topics import TopicSync, max_message_bytes, partition_counts
 
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
@@ -42,6 +43,10 @@ FLUSH_SLICE_S = 0.1  # a flush looks at the delivery reports this often, to cut 
 PURGE_DRAIN_S = 5.0
 RETRY_PAUSE_S = 5.0
 LARGE_RECORD = 64 * 1024  # records this large carry their source position into the delivery report
+# Values within this of the target topic's max.message.bytes are weighed as a batch of their own (record_size.py);
+# a key and headers larger than this leave a record to the broker's judgement.
+NEAR_LIMIT = 16 * 1024
+LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
 MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
@@ -104,6 +109,11 @@ class Stream:
         self.unacked: dict[str, list[int]] = {}  # topic -> [records, bytes] of those reported failed, held or purged
         self.unsettled = 0  # records the last flush left unacknowledged
         self.limits: dict[str, int] = {}  # topic -> target partitions a record may keep its partition below
+        self.max_bytes: dict[str, int] = {}  # topic -> the target topic's max.message.bytes (uncompressed producer)
+        self.near_max: dict[str, int] = {}  # topic -> value sizes above which a record is weighed before sending
+        self.unweighed: set[str] = set()  # topics whose max.message.bytes could not be read (said once)
+        self.batch_bytes = LIBRDKAFKA_BATCH_SIZE  # the producer's batch.size
+        self.small_batches: set[str] = set()  # topics found taking smaller batches than the producer makes (said once)
         self.subscribed: list[str] = []
         self.paused: dict[tuple[str, int], float] = {}
         self.assigned: set[tuple[str, int]] = set()
@@ -157,9 +167,7 @@ class Stream:
         self.metrics = StreamMetrics()
         rdkafka_log = logging.getLogger("kafka_mirror.librdkafka")
         mapped = self.config.offset_map
-        self.producer = Producer({**self.config.producer,
-                                  "on_delivery": self._delivered_mapped if mapped else self._delivered,
-                                  "error_cb": self._client_error, "logger": rdkafka_log})
+        self.producer = self._new_producer(rdkafka_log)
         self.consumer = Consumer({**self.config.consumer, "error_cb": self._client_error, "logger": rdkafka_log,
                                   "stats_cb": self._stats, "statistics.interval.ms": STATS_INTERVAL_MS,
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
@@ -167,10 +175,25 @@ class Stream:
         self.sync = TopicSync(self.source_admin, AdminClient({**self.config.admin("target"), "logger": rdkafka_log}),
                               self.producer, self.config.create_topics, self.config.replication_factor)
         self.refresh()  # both clusters answer: the map's topic is made after this, so errors name the cluster
+        if self.max_bytes and min(self.max_bytes.values()) < self.batch_bytes:  # nothing handed over yet
+            self.producer = self.sync.producer = self._new_producer(rdkafka_log, min(self.max_bytes.values()))
         if mapped:
             self._start_map(rdkafka_log)
         self.beat.state = "running"
         self._heartbeat(force=True)
+
+    def _new_producer(self, rdkafka_log: logging.Logger, batch_bytes: int | None = None) -> Producer:
+        """The target producer. librdkafka returns a batch the broker refuses as too large as failed records (Java's
+        producer splits it): `batch_bytes` keeps every batch within the smallest max.message.bytes of the target
+        topics (librdkafka's batch.size counts the batch's framing)."""
+        conf = {**self.config.producer, "on_delivery": self._delivered_mapped if self.config.offset_map else
+                self._delivered, "error_cb": self._client_error, "logger": rdkafka_log}
+        if batch_bytes is not None:
+            log.info("stream %d: batch.size %s lowered to %d: a target topic takes batches up to that size "
+                     "(max.message.bytes)", self.index, conf.get("batch.size"), batch_bytes)
+            conf["batch.size"] = batch_bytes
+        self.batch_bytes = int(conf.get("batch.size", LIBRDKAFKA_BATCH_SIZE))
+        return Producer(conf)
 
     def _start_map(self, rdkafka_log: logging.Logger) -> None:
         """The offset map's topic and producer. Without them the mirror runs on, without the map (logged)."""
@@ -236,6 +259,7 @@ class Stream:
             messages = [m for m in messages if (m.topic(), m.partition()) not in stale]
             self._seek(stale)
         produce, poll, limits, handed = self.producer.produce, self.producer.poll, self.limits, self.handed
+        near_max = self.near_max
         reports = self.reports  # failed deliveries land here (the callbacks run inside poll)
         holding = self.failing  # a revoke inside consume() cut the producer: this batch waits too
         latest: dict[tuple[str, int], int] = {}
@@ -273,6 +297,13 @@ class Stream:
             while True:
                 if holding or reports:  # a record failed: none after it may land before it is mirrored again
                     reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
+                    break
+                if size > near_max.get(topic, size) and \
+                        (weight := one_record_batch(m.key(), m.value(), m.headers())) > self.max_bytes[topic]:
+                    # Never handed over: no later record of the partition is in flight to land before it.
+                    reports.append(Report("MSG_SIZE_TOO_LARGE", f"a batch of it alone is {weight} bytes, above the "
+                                          f"target topic's max.message.bytes ({self.max_bytes[topic]}); not sent",
+                                          topic, partition, offset, size))
                     break
                 try:
                     produce(topic, m.value(), m.key(), target, timestamp=ts if ts_type else 0, headers=m.headers(),
@@ -587,6 +618,7 @@ class Stream:
             return
         self.limits = {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
         self.source_partitions = source
+        self._weigh_limits(sorted(t for t in source if t in target))
         topics = sorted(source)
         if topics != self.subscribed:
             if topics:
@@ -598,6 +630,35 @@ class Stream:
                             self.config.topics.include)
             log.info("stream %d: mirroring %d topic(s): %s", self.index, len(topics), ", ".join(topics))
             self.subscribed = topics
+
+    def _weigh_limits(self, topics: list[str]) -> None:
+        """The target topics' max.message.bytes, to stop at a record the target can never accept before handing it
+        over. Uncompressed producers only: a compressed batch's size is not known before the producer writes it."""
+        producer = self.config.producer
+        if any(str(producer.get(k, "none")).lower() != "none" for k in ("compression.type", "compression.codec")):
+            return
+        try:
+            read = max_message_bytes(self.sync.target, topics)
+        except KafkaException as exc:  # not asked at all: the limits read before stand
+            log.debug("stream %d: target topic configs not read: %s", self.index, exc.args[0].str())
+            return
+        denied = sorted(t for t, n in read.items() if n is None and t not in self.unweighed)
+        if denied:
+            log.warning("stream %d: cannot read max.message.bytes of target topic(s) %s (the mirror's principal needs "
+                        "DESCRIBE_CONFIGS on them): a record they cannot take is refused by the broker instead, and "
+                        "records after it already in flight may land before it is mirrored again", self.index,
+                        ", ".join(denied))
+            self.unweighed.update(denied)
+        known = {**self.max_bytes, **read}  # a topic that did not answer keeps its last limit
+        self.max_bytes = {t: known[t] for t in topics if known.get(t) is not None}
+        self.near_max = {t: n - NEAR_LIMIT for t, n in self.max_bytes.items()}
+        small = sorted(t for t, n in self.max_bytes.items() if n < self.batch_bytes and t not in self.small_batches)
+        if small and self.beat.state == "running":  # at start, the producer is made to fit instead
+            log.warning("stream %d: target topic(s) %s take batches up to %d bytes, below this producer's batch.size "
+                        "(%d): a batch of small records may be refused, stopping the stream; its restart fits them "
+                        "(or set batch.size in producer.properties)", self.index, ", ".join(small),
+                        min(self.max_bytes[t] for t in small), self.batch_bytes)
+        self.small_batches.update(small)
 
     def _cluster(self, side: str, read):
         """A metadata read that names the cluster it could not reach."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -49,6 +50,26 @@ def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
     entries = source.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
     return {name: e.value for name, e in entries.items()
             if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and name not in NOT_COPIED and e.value is not None}
+
+
+def max_message_bytes(admin: AdminClient, topics: list[str]) -> dict[str, int | None]:
+    """Each topic's max.message.bytes as its brokers apply it (its own, else the broker's default); None for a topic
+    whose configs are denied to the client (no DESCRIBE_CONFIGS). Topics that did not answer are left out."""
+    if not topics:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics]
+    read: dict[str, int | None] = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=TIMEOUT_S).items():
+        try:
+            entry = future.result(timeout=TIMEOUT_S).get("max.message.bytes")
+        except KafkaException as exc:
+            if exc.args[0].code() in DENIED:
+                read[resource.name] = None
+            continue
+        except FutureTimeout:
+            continue
+        read[resource.name] = int(entry.value) if entry is not None and str(entry.value).isdigit() else None
+    return read
 
 
 def default_replication_factor(admin: AdminClient) -> int:
