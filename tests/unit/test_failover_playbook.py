@@ -6,6 +6,7 @@ pair is tests/integration's."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,27 @@ def test_wrong_mirroring_pairs_stop_setup_before_anything_is_read(pairs, message
     out = (proc.stdout + proc.stderr).replace('\\"', '"')
     assert message in out and "Traceback" not in out
     assert "Make every cluster's brokers reachable" not in out
+
+
+def test_the_report_shows_per_partition_the_primary_offset_the_change_and_the_lag(tmp_path):
+    """The issue's check mode: each partition's source offset, translated offset and lag. The report task's own
+    template, rendered by ansible-playbook with a module result of kafka_group_failover's documented shape."""
+    import yaml
+
+    plays = yaml.safe_load((ROOT / "playbooks" / "failover.yml").read_text())
+    report = next(t for play in plays for t in play["tasks"] if t.get("name") == "Report each group")
+    result = {"item": {"pair": "orders", "group": "g"}, "not_set": [], "partitions": [
+        {"topic": "orders", "partition": 0, "before": None, "after": 19501, "lag": 20497, "status": "exact",
+         "source_offset": 19520},
+        {"topic": "orders", "partition": 1, "before": 7, "after": 7, "lag": 0, "status": "", "source_offset": None}]}
+    task = {**report, "loop": [result]}
+    task["vars"] = {**report["vars"], "_failover_translated": {"rc": 0}, "_failover_worker": "w0"}
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]
+    (tmp_path / "report.yml").write_text(yaml.safe_dump(play))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
+                           str(tmp_path / "report.yml")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "group g (pair orders) on localhost: would commit 1 of 2 partitions" in proc.stdout
+    assert "orders:0: none -> 19501 (primary offset 19520, lag 20497, exact)" in proc.stdout
+    assert "orders:1: 7 -> 7 (lag 0)" in proc.stdout
