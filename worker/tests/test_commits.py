@@ -299,6 +299,17 @@ def test_a_record_at_the_limit_goes_and_topics_without_a_limit_are_left_to_the_b
     assert s.unweighed == {"b"}
 
 
+def test_a_large_key_counts_towards_the_limit(tmp_path, monkeypatch):
+    """A value far under the limit with a key that takes the record over it (review: len(message) is the value's)."""
+    s = stream(tmp_path)
+    weighed(s, monkeypatch, {"a": 100_000})
+    big_key = Message(topic="a", partition=0, offset=0, key=b"k" * 30_000, value=b"v" * 80_000, timestamp=(1, 1))
+    mirror(s, [big_key])
+    with pytest.raises(SendFailure) as stop:
+        s.checkpoint()
+    assert "a batch of it alone is 110074 bytes" in str(stop.value) and s.producer.sent == []
+
+
 def test_a_compressed_producer_is_left_to_the_broker(tmp_path, monkeypatch):
     """The batch the broker weighs is the compressed one, unknown before the producer writes it."""
     s = stream(tmp_path)

@@ -43,8 +43,8 @@ FLUSH_SLICE_S = 0.1  # a flush looks at the delivery reports this often, to cut 
 PURGE_DRAIN_S = 5.0
 RETRY_PAUSE_S = 5.0
 LARGE_RECORD = 64 * 1024  # records this large carry their source position into the delivery report
-# Values within this of the target topic's max.message.bytes are weighed as a batch of their own (record_size.py);
-# a key and headers larger than this leave a record to the broker's judgement.
+# Keys and values within this of the target topic's max.message.bytes are weighed as a batch of their own
+# (record_size.py); headers larger than this in all leave a record to the broker's judgement.
 NEAR_LIMIT = 16 * 1024
 LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
@@ -176,7 +176,8 @@ class Stream:
                               self.producer, self.config.create_topics, self.config.replication_factor)
         self.refresh()  # both clusters answer: the map's topic is made after this, so errors name the cluster
         if self.max_bytes and min(self.max_bytes.values()) < self.batch_bytes:  # nothing handed over yet
-            self.producer = self.sync.producer = self._new_producer(rdkafka_log, min(self.max_bytes.values()))
+            self.producer = self.sync.producer = self._new_producer(rdkafka_log, max(1, min(self.max_bytes.values())))
+            self._cluster("target", lambda: partition_counts(self.producer))  # its metadata, as the first one's
         if mapped:
             self._start_map(rdkafka_log)
         self.beat.state = "running"
@@ -189,10 +190,13 @@ class Stream:
         conf = {**self.config.producer, "on_delivery": self._delivered_mapped if self.config.offset_map else
                 self._delivered, "error_cb": self._client_error, "logger": rdkafka_log}
         if batch_bytes is not None:
-            log.info("stream %d: batch.size %s lowered to %d: a target topic takes batches up to that size "
-                     "(max.message.bytes)", self.index, conf.get("batch.size"), batch_bytes)
+            log.warning("stream %d: batch.size lowered from %d to %d for every topic of this stream: a target topic "
+                        "takes batches up to that size (max.message.bytes)", self.index, self.batch_bytes, batch_bytes)
             conf["batch.size"] = batch_bytes
-        self.batch_bytes = int(conf.get("batch.size", LIBRDKAFKA_BATCH_SIZE))
+        try:  # as librdkafka reads it (strtol); a value it refuses is reported when the producer is made
+            self.batch_bytes = int(str(conf.get("batch.size", LIBRDKAFKA_BATCH_SIZE)).strip(), 0)
+        except ValueError:
+            self.batch_bytes = LIBRDKAFKA_BATCH_SIZE
         return Producer(conf)
 
     def _start_map(self, rdkafka_log: logging.Logger) -> None:
@@ -276,6 +280,7 @@ class Stream:
                 target = UNASSIGNED
                 self.hashed.add(topic)
             ts_type, ts = m.timestamp()
+            key, value, headers = m.key(), m.value(), m.headers()
             extra = {} if size < LARGE_RECORD else {"on_delivery": partial(self._delivered_at, partition, offset)}
             if mapped and target == partition:  # the map: count and note gaps; anchor a batch's first record
                 b = batches.get((topic, partition))
@@ -298,15 +303,16 @@ class Stream:
                 if holding or reports:  # a record failed: none after it may land before it is mirrored again
                     reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
                     break
-                if size > near_max.get(topic, size) and \
-                        (weight := one_record_batch(m.key(), m.value(), m.headers())) > self.max_bytes[topic]:
+                near = near_max.get(topic)
+                if near is not None and size + len(key or b"") > near and \
+                        (weight := one_record_batch(key, value, headers)) > self.max_bytes[topic]:
                     # Never handed over: no later record of the partition is in flight to land before it.
                     reports.append(Report("MSG_SIZE_TOO_LARGE", f"a batch of it alone is {weight} bytes, above the "
                                           f"target topic's max.message.bytes ({self.max_bytes[topic]}); not sent",
                                           topic, partition, offset, size))
                     break
                 try:
-                    produce(topic, m.value(), m.key(), target, timestamp=ts if ts_type else 0, headers=m.headers(),
+                    produce(topic, value, key, target, timestamp=ts if ts_type else 0, headers=headers,
                             **extra)
                     break
                 except BufferError:  # the producer queue is full: serve deliveries, then retry this record

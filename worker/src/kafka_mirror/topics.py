@@ -54,7 +54,8 @@ def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
 
 def max_message_bytes(admin: AdminClient, topics: list[str]) -> dict[str, int | None]:
     """Each topic's max.message.bytes as its brokers apply it (its own, else the broker's default); None for a topic
-    whose configs are denied to the client (no DESCRIBE_CONFIGS). Topics that did not answer are left out."""
+    whose configs are denied to the client (no DESCRIBE_CONFIGS). Topics that did not answer, or answered no number
+    (one just created, a broker timing out), are left out: the caller keeps what it read before."""
     if not topics:
         return {}
     resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics]
@@ -62,13 +63,14 @@ def max_message_bytes(admin: AdminClient, topics: list[str]) -> dict[str, int | 
     for resource, future in admin.describe_configs(resources, request_timeout=TIMEOUT_S).items():
         try:
             entry = future.result(timeout=TIMEOUT_S).get("max.message.bytes")
+            read[resource.name] = int(str(entry.value))
         except KafkaException as exc:
             if exc.args[0].code() in DENIED:
                 read[resource.name] = None
-            continue
-        except FutureTimeout:
-            continue
-        read[resource.name] = int(entry.value) if entry is not None and str(entry.value).isdigit() else None
+            else:
+                log.debug("max.message.bytes of target topic %s not read: %s", resource.name, exc.args[0].str())
+        except (FutureTimeout, AttributeError, ValueError):  # no answer, no such entry, not a number
+            log.debug("max.message.bytes of target topic %s not read", resource.name)
     return read
 
 
