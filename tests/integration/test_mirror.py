@@ -300,6 +300,7 @@ def test_a_record_the_target_topic_cannot_take_stops_the_mirror_at_it_and_nothin
     finally:
         if mirror.proc.poll() is None:
             mirror.stop()
+        mirror.log.close()
     said = mirror.output()
     assert code == 3, said[-3000:]
     assert f"{topic} (partition 0 at offset 2001, 150000 bytes)" in said and "max.message.bytes (100000)" in said
