@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions,
-                                  NewTopic)
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+from mirrorfaults.controls import set_topic_config
 
 from .coordinator import asked_again
 
@@ -308,9 +308,7 @@ def test_a_record_the_target_topic_cannot_take_stops_the_mirror_at_it_and_nothin
     assert dst[0] == src[0][:2001]  # everything before it, nothing after it
     assert dst[1] == src[1][:len(dst[1])]
 
-    entry = ConfigEntry("max.message.bytes", "1048588", incremental_operation=AlterConfigOpType.SET)
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
-    admin.incremental_alter_configs([resource])[resource].result(30)
+    set_topic_config(target, topic, "max.message.bytes", "1048588")
     again = Mirror(tmp_path, source, target, f"g-{topic}", *args)
     try:
         wait_count(target, topic, 8_001, 90, again)
