@@ -17,8 +17,10 @@ UPDATE_ON_CREATE, UPDATE_ALWAYS = "on_create", "always"
 # properties come on top.
 _SECRET_WORDS = r"pass|pwd|secret|token|credential|keytab|private|jaas"
 SECRET_NAME = re.compile(r"(?:%s)|(?:^|[._-])key$" % _SECRET_WORDS, re.I)
-# The same names as they occur in text: a name of [\w.-] characters holding one of the words, or ending in key.
-_SECRET_NAME_IN_TEXT = r"[\w.\-]*(?:%s)[\w.\-]*|(?:[\w.\-]*[._\-])?key(?![\w.\-])" % _SECRET_WORDS
+# The same names as they occur in text: a name of [\w.-] characters holding one of the words, or ending in key. The
+# test is a lookahead (atomic in Python's re) so that a long run of name characters is scanned once, not backtracked
+# through from every word in it.
+_SECRET_NAME_IN_TEXT = r"(?=[\w.\-]*?(?:%s)|(?:[\w.\-]*[._\-])?key(?![\w.\-]))[\w.\-]+" % _SECRET_WORDS
 # A value: \"...\" (quoted inside a quoted shell string), "..." with backslash escapes, '...', else the whole token;
 # an unquoted token keeps only a quote that ends it (the one closing an outer string), so ab'cd is masked whole.
 _SECRET_VALUE = r"""\\"(?:(?!\\").)*\\"|\\'(?:(?!\\').)*\\'|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:[^\s"']|["'](?=\S))+"""
@@ -30,6 +32,13 @@ SECRET_ASSIGNMENT = re.compile(
     r"""((?:^|(?<=[\s"'=;,{(]))-{0,2}(?:%s)["']?[ \t]*[=: \t][ \t]*|(?:^|(?<=\s))-u[ \t]+[^:\s]+:)(%s)"""
     % (_SECRET_NAME_IN_TEXT, _SECRET_VALUE), re.I)
 URL_PASSWORD = re.compile(r"(://[^:/\s@]+:)([^@\s/]+)(?=@)")
+# XML in content templates (Hadoop-style *-site.xml, Ranger policy manager SSL files): a property whose <name> is a
+# secret's, `<name>...password</name> <value>x</value>` (the two may sit on separate lines), and an element named like
+# a secret, `<password>x</password>`. Any name matches here; _masked_element keeps the ones SECRET_NAME does not take
+# (a name pattern inside the regex would backtrack quadratically on long runs of name characters).
+XML_ELEMENT = re.compile(
+    r"""(<name>\s*([\w.\-]+)\s*</name>\s*<value(?:\s[^<>]*)?>)(\s*[^\s<][^<]*)(?=</value)"""
+    r"""|(<([\w.\-]+)(?:\s[^<>]*)?>)(\s*[^\s<][^<]*)(?=</\5\s*>)""")
 # Config types whose values are secrets as a whole (kafka_jaas_conf, kafka_client_jaas_conf: keytabs, passwords).
 WHOLE_SECRET_TYPE = re.compile(r"jaas", re.I)
 
@@ -277,7 +286,7 @@ def is_secret(key, secret_keys=frozenset()):
 
 def looks_secret(text):
     """Whether lines hold what mask() would mask: `...password=x`, `-storepass x`, `scheme://user:pw@host`."""
-    return bool(text) and bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text))
+    return bool(text) and bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text) or any(_secret_element(m) for m in XML_ELEMENT.finditer(text)))
 
 
 def mask(key, value, secret_keys=frozenset(), whole=False, secret_blocks=frozenset()):
@@ -290,6 +299,7 @@ def mask(key, value, secret_keys=frozenset(), whole=False, secret_blocks=frozens
     for prop, begin, end in sorted(secret_blocks):
         if prop == key:
             value = mask_block_lines(value, begin, end)
+    value = XML_ELEMENT.sub(_masked_element, value)
     return URL_PASSWORD.sub(_masked_assignment, SECRET_ASSIGNMENT.sub(_masked_assignment, value))
 
 
@@ -308,6 +318,17 @@ def mask_block_lines(value, begin, end):
             continue
         out.append(line)
     return "\n".join(out)
+
+
+def _secret_element(match):
+    return bool(SECRET_NAME.search(match.group(2) or match.group(5)))
+
+
+def _masked_element(match):
+    """A secret element's text masked, its tags kept; any other element as it was."""
+    if not _secret_element(match):
+        return match.group(0)
+    return (match.group(1) or match.group(4)) + MASK
 
 
 def _masked_assignment(match):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_changes import (
-    MASK, SECRET_NAME, ChangeError, apply_block, attributes_for_write, is_reference, mask, normalize,
+    MASK, SECRET_NAME, ChangeError, apply_block, attributes_for_write, is_reference, looks_secret, mask, normalize,
     password_keys, plan_properties, render, same_value)
 
 SNIPPET = "IP_ADDRESS=$(hostname -i)\necho advertised.listeners=$IP_ADDRESS"
@@ -296,3 +296,23 @@ def test_one_definition_of_a_secret_name_for_properties_and_assignments(name):
     in_value = {mask("content", "export %s=v4lue" % name), mask("content", '{"%s": "v4lue"}' % name)}
     assert as_property == (SECRET_NAME.search(name) is not None)
     assert all(("v4lue" not in shown) == as_property for shown in in_value), (name, in_value)
+
+
+# --- XML in content templates (issue 10, left from session 4) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("<password>hunter6</password>", f"<password>{MASK}</password>"),
+    ('<ssl.keystore.password type="x">hunter7</ssl.keystore.password >',
+     f'<ssl.keystore.password type="x">{MASK}</ssl.keystore.password >'),
+    ("<property>\n  <name>ssl.server.truststore.password</name>\n  <value>hunter8</value>\n</property>",
+     f"<property>\n  <name>ssl.server.truststore.password</name>\n  <value>{MASK}</value>\n</property>"),
+    ("<name>xasecure.policymgr.clientssl.keystore.credential.file</name><value>jceks://file/k.jceks</value>",
+     f"<name>xasecure.policymgr.clientssl.keystore.credential.file</name><value>{MASK}</value>"),
+    ("<password></password>", "<password></password>"),  # nothing to hide
+    ("<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>",
+     "<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>"),
+])
+def test_xml_secrets_in_content_are_masked_and_other_elements_are_not(text, shown):
+    assert mask("content", text) == shown
+    assert looks_secret(text) == (text != shown)
