@@ -116,3 +116,30 @@ def test_the_report_shows_per_partition_the_primary_offset_the_change_and_the_la
     assert "group g (pair orders) on localhost: would commit 1 of 2 partitions" in proc.stdout
     assert "orders:0: none -> 19501 (primary offset 19520, lag 20497, exact)" in proc.stdout
     assert "orders:1: 7 -> 7 (lag 0)" in proc.stdout
+
+
+def test_an_unreachable_worker_is_reported_and_does_not_end_the_run_before_the_report(tmp_path):
+    """The translating and committing plays of failover.yml as they are, with the pair's only worker on a closed
+    port of the loopback: its group is reported as not translated, and the run fails for it at its last task."""
+    import yaml
+
+    plays = yaml.safe_load((ROOT / "playbooks" / "failover.yml").read_text())
+    (tmp_path / "plays.yml").write_text(yaml.safe_dump(plays[1:]))
+    ssh = "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    inventory = {"all": {
+        "vars": {"mirroring_pairs": [{"name": "orders", "primary": "pri", "secondary": "sec", "workers": ["w0"]}],
+                 "failover_groups": [{"pair": "orders", "group": "g"}]},
+        "children": {
+            "mirror_workers": {"hosts": {"w0": {"ansible_host": "127.0.0.1", "ansible_port": 1,
+                                                "ansible_connection": "ssh", "ansible_ssh_common_args": ssh}}},
+            "ambari_clusters": {"hosts": {"sec": {"ansible_connection": "local",
+                                                  "ansible_python_interpreter": sys.executable}}}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "plays.yml")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "UNREACHABLE" in out  # the fault happened
+    assert "group g (pair orders): not translated, its worker w0 could not be reached: " in out, out
+    assert "port 1: Connection refused; nothing committed" in out, out
+    assert "Not failed over on sec: g; the report above says why." in out, out
