@@ -72,6 +72,10 @@ class GroupState:
     state: str  # ConsumerGroupState's name: EMPTY, DEAD, STABLE, PREPARING_REBALANCING...
     members: int
 
+    @property
+    def idle(self) -> bool:
+        return self.members == 0 and self.state in IDLE_STATES
+
 
 @dataclass(frozen=True)
 class PartitionChange:
@@ -221,7 +225,7 @@ def choose(group: str, rows: tuple[Row, ...], require_exact: bool, allow_incompl
 
 def refuse_members(group: str, state: GroupState, where: str) -> None:
     """Raise unless the group is idle on this cluster (pure): its members would commit over the new offsets."""
-    if state.members == 0 and state.state in IDLE_STATES:
+    if state.idle:
         return
     if state.members == 0:
         raise KafkaModuleError(
@@ -432,9 +436,18 @@ def commit(admin, group: str, changes: tuple[PartitionChange, ...], deadline: De
             raise KafkaException(failed[0].error)
         return [(tp.topic, tp.partition, tp.error.name(), tp.error.str()) for tp in failed]
 
-    failed = ask("commit the offsets of group '%s'" % group, call, deadline)
-    if failed:
-        raise commit_failure(group, failed, changes)
+    while True:
+        failed = ask("commit the offsets of group '%s'" % group, call, deadline)
+        if not failed:
+            return
+        # Kafka 2.1's GroupCoordinator.doCommitOffsets (apache/kafka 2.1) answers UNKNOWN_MEMBER_ID for a group in
+        # Dead state, one being removed from the coordinator's cache (its coordinator moving, its offsets expired);
+        # later releases answer COORDINATOR_NOT_AVAILABLE (RETRIABLE). A group still without members is sent the same
+        # offsets again; one with members is refused: a consumer joined after the check.
+        if not (all(f[2] in JOINED for f in failed) and deadline.remaining() > 0
+                and read_group_state(admin, group, deadline).idle):
+            raise commit_failure(group, failed, changes)
+        deadline.pause(0.5)
 
 
 def run_kafka_group_failover(module, admin) -> dict:

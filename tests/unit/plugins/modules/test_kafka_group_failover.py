@@ -203,12 +203,40 @@ def test_a_topic_missing_on_the_secondary_is_refused():
 
 def test_a_partition_the_broker_refuses_is_named():
     secondary = Secondary()
-    secondary.commit_errors = {("orders", 0): KafkaError.UNKNOWN_MEMBER_ID}
+    secondary.commit_errors = {("orders", 0): KafkaError.UNKNOWN_TOPIC_OR_PART}
+    failed = run(secondary)
+    assert failed.failed
+    assert failed.result["msg"].startswith("Cannot commit the offsets of group 'orders-service' for orders:0: "
+                                           "UNKNOWN_TOPIC_OR_PART (Broker: Unknown topic or partition). Committed: ")
+    assert failed.result["committed"] == ["orders:1"] and failed.result["failed"] == ["orders:0"]
+
+
+class JoinsAtTheCommit(Secondary):
+    """A consumer of the group joins on the secondary between the module's check and its commit."""
+
+    def alter_consumer_group_offsets(self, request, request_timeout):
+        self.state, self.members = ConsumerGroupState.STABLE, 1
+        self.commit_errors = {("orders", 0): KafkaError.UNKNOWN_MEMBER_ID}
+        return super().alter_consumer_group_offsets(request, request_timeout)
+
+
+def test_a_commit_refused_because_a_consumer_joined_names_it():
+    secondary = JoinsAtTheCommit()
     failed = run(secondary)
     assert failed.failed
     assert failed.result["msg"].startswith("Cannot commit the offsets of group 'orders-service' for orders:0: "
                                            "UNKNOWN_MEMBER_ID (Broker: Unknown member). A consumer of the group joined")
     assert failed.result["committed"] == ["orders:1"] and failed.result["failed"] == ["orders:0"]
+
+
+def test_a_commit_refused_with_unknown_member_id_by_a_dead_group_without_members_is_sent_again():
+    """Kafka 2.1's GroupCoordinator.doCommitOffsets (apache/kafka 2.1) answers UNKNOWN_MEMBER_ID for a group in Dead
+    state (being removed from the coordinator's cache); the group, read again, has no members."""
+    secondary = Secondary(state=ConsumerGroupState.DEAD)
+    secondary.commit_errors = {("orders", 0): KafkaError.UNKNOWN_MEMBER_ID}
+    assert run(secondary).result["changed"]
+    assert secondary.commits == [{("orders", 0): 19501, ("orders", 1): 1}] * 2
+    assert secondary.offsets == {("orders", 0): 19501, ("orders", 1): 1}
 
 
 def test_a_commit_refused_while_the_coordinator_moves_is_sent_again():
