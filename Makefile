@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo deps venv wheel dist changelog lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration test-ansible bench bench-lab bench-quick bench-fleet test-releases test-secure clean
+.PHONY: demo deps venv wheel dist changelog lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration test-ansible bench bench-lab bench-quick bench-secure bench-fleet test-releases test-secure clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -137,6 +137,17 @@ bench: bench-lab
 
 bench-quick: bench-lab
 	PYTHONPATH=bench $(PY) -m mirrorbench --quick
+
+# The throughput cost of SASL_SSL (TLS and SCRAM-SHA-512) for kafka-mirror and MirrorMaker 2 in the same run: the
+# secure lab in its own home, the network step with both listeners advertised at IPs, then bench-quick with each tool
+# on PLAINTEXT and on SASL_SSL, alternating (bench/results/secure-quick). The default lab is stopped first.
+bench-secure: deps venv $(VENV)/.bench-installed
+	$(VENV)/bin/kafka-lab down
+	trap 'KAFKA_LAB_HOME=$(KAFKA_LAB_HOME)-secure $(VENV)/bin/kafka-lab down' EXIT; \
+	export KAFKA_LAB_HOME=$(KAFKA_LAB_HOME)-secure; \
+	$(VENV)/bin/kafka-lab up --secure \
+		&& $(VENV)/bin/ansible-playbook -i inventory/lab-secure bench/prepare-lab.yml \
+		&& PYTHONPATH=bench $(PY) -m mirrorbench --quick --secure --out bench/results/secure-quick
 
 # Every fault scenario for kafka-mirror, MirrorMaker 2 and MirrorMaker 1 on the lab (docs/RELIABILITY.md); the short
 # version (SHORT in bench/mirrorfaults/scenarios.py, kafka-mirror only) runs in `make test` as tests/integration/test_faults.py.

@@ -18,7 +18,7 @@ from mirrorbench import clusters, machine, report
 from mirrorbench.ceiling import ceilings
 from mirrorbench.clusters import BenchError
 from mirrorbench.runs import latency, throughput
-from mirrorbench.tools import TOOLS
+from mirrorbench.tools import TOOLS, OverSaslSsl
 from mirrorbench.workloads import FULL, QUICK
 
 HERE = Path(__file__).resolve().parent.parent
@@ -42,6 +42,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "parallelism 1 (the goal's rate); a lower one shows each tool below saturation")
     p.add_argument("--only", choices=("ceiling", "latency"),
                    help="keep the other runs of --out/results.json and measure this part again")
+    p.add_argument("--secure", action="store_true",
+                   help="each tool also over SASL_SSL (TLS and SCRAM-SHA-512 on both clusters), alternating with its "
+                        "PLAINTEXT runs: needs the secure lab (KAFKA_LAB_HOME=... kafka-lab up --secure)")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-ceiling", action="store_true")
     p.add_argument("--report-only", action="store_true",
@@ -81,6 +84,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     runtime = locate()
     workloads = [w for w in (*FULL, QUICK) if w.topic in args.workloads.split(",")]
     tools = [TOOLS[t] for t in args.tools.split(",")]
+    if args.secure:
+        if lab.secure is None:
+            raise BenchError(f"--secure needs a secure lab, and the one in {lab.home} is not: KAFKA_LAB_HOME="
+                             f"{lab.home}-secure kafka-lab up --secure, then the network step with -i inventory/lab-secure")
+        tools = [variant for t in tools for variant in (t, OverSaslSsl(t, lab.secure))]
     parallelisms = [int(p) for p in args.parallelism.split(",")]
     out = args.out or (lab.home / "bench" / "quick" if args.quick else HERE / "results")
     out.mkdir(parents=True, exist_ok=True)

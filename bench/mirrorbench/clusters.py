@@ -10,7 +10,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from kafka_lab.layout import load_config
+from kafka_lab.layout import KAFKA_PORT, SASL_SSL_PORT, Paths, load_config
+from kafka_lab.pki import SCRAM_MECHANISM, client_user
 from mirrorbench.workloads import Workload, identity, key_of, record
 
 TIMEOUT_S = 60.0
@@ -21,10 +22,19 @@ class BenchError(Exception):
 
 
 @dataclass(frozen=True)
+class Secured:
+    """How a tool reaches one cluster of the secure lab (`kafka-lab up --secure`): its SASL_SSL listener (TLS, SCRAM)
+    and the Java client properties for it, as a user's properties files hold them (the password only in files)."""
+    bootstrap: str
+    client: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Lab:
-    primary: str  # bootstrap servers
+    primary: str  # bootstrap servers (PLAINTEXT: the bench's own clients, and the tools unless secured)
     secondary: str
     home: Path
+    secure: tuple[Secured, Secured] | None = None  # primary's, secondary's; None: not a secure lab
 
 
 def lab() -> Lab:
@@ -32,8 +42,18 @@ def lab() -> Lab:
     cfg = load_config(home)
     if cfg is None:
         raise BenchError(f"no lab in {home}: run `kafka-lab up` and `ansible-playbook bench/prepare-lab.yml` first")
-    primary, secondary = (",".join(f"{h.ip}:9092" for h in c.hosts()) for c in cfg.clusters()[:2])
-    return Lab(primary, secondary, home)
+    primary, secondary = (",".join(f"{h.ip}:{KAFKA_PORT}" for h in c.hosts()) for c in cfg.clusters()[:2])
+    secure = tuple(_secured(Paths(home), c) for c in cfg.clusters()[:2]) if cfg.secure else None
+    return Lab(primary, secondary, home, secure)
+
+
+def _secured(paths: Paths, cluster) -> Secured:
+    password = paths.kafka_password(cluster.name).read_text().strip()
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{client_user(cluster)}" '
+            f'password="{password}";')
+    return Secured(",".join(f"{h.ip}:{SASL_SSL_PORT}" for h in cluster.hosts()),
+                   {"security.protocol": "SASL_SSL", "sasl.mechanism": SCRAM_MECHANISM, "sasl.jaas.config": jaas,
+                    "ssl.truststore.type": "PEM", "ssl.truststore.location": str(paths.ca_cert)})
 
 
 def _wait(what: str, check, timeout: float = TIMEOUT_S, sleep: float = 0.2):

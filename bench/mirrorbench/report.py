@@ -8,6 +8,7 @@ from mirrorbench.stats import Spread, percentile
 
 KM, MM2, MM1 = "kafka-mirror", "MirrorMaker 2", "MirrorMaker 1"
 ORDER = (KM, MM2, MM1)
+SECURED = "%s (SASL_SSL)"  # tools.OverSaslSsl's name for a tool
 
 
 def percentiles(latencies_ms: list[int]) -> dict[str, float]:
@@ -40,8 +41,15 @@ def latency_rate(throughput: list[dict]) -> float:
 def quick_line(throughput: list[dict]) -> str:
     by_tool = cells(throughput)[("100 B", 1)]
     km, mm2 = (summary(by_tool[t])["records_per_s"] for t in (KM, MM2))
-    return (f"kafka-mirror / MirrorMaker 2 throughput, 100-byte records, parallelism 1: {km.median / mm2.median:.2f}x "
+    line = (f"kafka-mirror / MirrorMaker 2 throughput, 100-byte records, parallelism 1: {km.median / mm2.median:.2f}x "
             f"({km.median:,.0f} vs {mm2.median:,.0f} records/s, medians of {km.n} and {mm2.n} runs)")
+    secured = [SECURED % KM, SECURED % MM2]
+    if all(t in by_tool for t in secured):  # --secure: each tool over SASL_SSL too, in the same run
+        skm, smm2 = (summary(by_tool[t])["records_per_s"] for t in secured)
+        line += (f"\nover SASL_SSL: kafka-mirror / MirrorMaker 2 {skm.median / smm2.median:.2f}x ({skm.median:,.0f} vs "
+                 f"{smm2.median:,.0f} records/s); SASL_SSL over PLAINTEXT: kafka-mirror {skm.median / km.median:.2f}x, "
+                 f"MirrorMaker 2 {smm2.median / mm2.median:.2f}x")
+    return line
 
 
 def _ratio(a: float, b: float) -> str:

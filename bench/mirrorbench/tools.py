@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kafka_lab.runtime import KafkaRuntime
+from mirrorbench.report import SECURED
 
 # What kafka-run-class.sh gives every Kafka tool.
 JVM_PERFORMANCE = ["-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
@@ -41,6 +42,9 @@ class Job:
     secondary: str
     producer_extra: dict[str, str] = field(default_factory=dict)  # Java producer settings, e.g. delivery.timeout.ms
     instance_id: str | None = None  # kafka-mirror's static membership, as the mirror_worker role deploys it
+    # Java client properties for each cluster besides its bootstrap servers (security); files only, never argv.
+    primary_client: dict[str, str] = field(default_factory=dict)
+    secondary_client: dict[str, str] = field(default_factory=dict)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -52,9 +56,10 @@ def _write(path: Path, text: str) -> Path:
 def _client_files(job: Job) -> tuple[Path, Path]:
     """The article's consumer.properties and producer.properties; kafka-mirror and MirrorMaker 1 read the same."""
     consumer = _write(job.workdir / "consumer.properties",
-                      f"bootstrap.servers={job.primary}\ngroup.id=bench-{job.run_id}\nauto.offset.reset=earliest\n")
+                      f"bootstrap.servers={job.primary}\ngroup.id=bench-{job.run_id}\nauto.offset.reset=earliest\n" +
+                      "".join(f"{k}={v}\n" for k, v in job.primary_client.items()))
     producer = _write(job.workdir / "producer.properties", f"bootstrap.servers={job.secondary}\n" +
-                      "".join(f"{k}={v}\n" for k, v in job.producer_extra.items()))
+                      "".join(f"{k}={v}\n" for k, v in {**job.secondary_client, **job.producer_extra}.items()))
     return consumer, producer
 
 
@@ -114,6 +119,10 @@ class MirrorMaker2(Tool):
             f"tasks.max = {job.parallelism}",
             "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
             "sync.topic.acls.enabled = false",  # the lab's brokers have no authorizer
+            # <alias>.<client setting>: every client of that cluster, the Connect worker's own included
+            # (apache/kafka 3.9, MirrorMakerConfig.clusterProps)
+            *(f"primary.{k} = {v}" for k, v in job.primary_client.items()),
+            *(f"secondary.{k} = {v}" for k, v in job.secondary_client.items()),
             f"secondary.group.id = bench-{r}",
             f"secondary.offset.storage.topic = bench-{r}-offsets",
             f"secondary.config.storage.topic = bench-{r}-configs",
@@ -143,6 +152,23 @@ class MirrorMaker1(Tool):
         return Launch(_java(runtime, heap, job, "WARN", "kafka.tools.MirrorMaker", "--consumer.config", str(consumer),
                             "--producer.config", str(producer), "--whitelist", job.topic,
                             "--num.streams", str(job.parallelism)), {})
+
+
+class OverSaslSsl(Tool):
+    """A tool reaching both clusters on the secure lab's SASL_SSL listeners (TLS and SCRAM), all else unchanged: the
+    throughput cost of security, against the same tool on PLAINTEXT in the same run."""
+
+    def __init__(self, tool: Tool, secure) -> None:
+        self.tool, self.secure = tool, secure
+        self.name = SECURED % tool.name
+
+    def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
+        primary, secondary = self.secure
+        return self.tool.launch(replace(job, primary=primary.bootstrap, secondary=secondary.bootstrap,
+                                        primary_client=primary.client, secondary_client=secondary.client), runtime)
+
+    def internal_topics(self, run_id: str) -> list[str]:
+        return self.tool.internal_topics(run_id)
 
 
 TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMaker1(),

@@ -158,3 +158,55 @@ def test_the_fault_suite_and_the_benchmark_load():
     import mirrorfaults.cli
 
     assert callable(mirrorbench.cli.main) and callable(mirrorfaults.cli.main)
+
+
+def test_over_sasl_ssl_each_tool_reaches_both_secure_listeners_with_the_password_in_0600_files_only(tmp_path,
+                                                                                                     monkeypatch):
+    """make bench-quick's --secure: the secure lab's own settings (kafka-lab up --secure), per cluster."""
+    from kafka_lab.layout import LabConfig, Paths
+    from kafka_lab.runtime import KafkaRuntime
+    from mirrorbench import clusters, tools
+
+    paths = Paths(tmp_path)
+    config = LabConfig(home=tmp_path, secure=True)
+    paths.config.parent.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(config.to_json())
+    for cluster in config.clusters()[:2]:
+        paths.kafka_password(cluster.name).parent.mkdir(parents=True, exist_ok=True)
+        paths.kafka_password(cluster.name).write_text(f"pw-{cluster.role}\n")
+    monkeypatch.setenv("KAFKA_LAB_HOME", str(tmp_path))
+    lab = clusters.lab()
+    primary, secondary = lab.secure
+    assert lab.primary.endswith(":9092") and primary.bootstrap.endswith(":9094")
+    assert primary.bootstrap.split(":")[0] == lab.primary.split(":")[0]
+    runtime = KafkaRuntime(tmp_path, tmp_path)
+    for key in ("kafka-mirror", "mm2", "mm1"):
+        work = tmp_path / key
+        work.mkdir()
+        secured = tools.OverSaslSsl(tools.TOOLS[key], lab.secure)
+        assert secured.name == f"{tools.TOOLS[key].name} (SASL_SSL)"
+        launch = secured.launch(tools.Job(work, "t", 1, "r", lab.primary, lab.secondary), runtime)
+        assert not any("pw-" in arg for arg in launch.argv + list(launch.env.values()))
+        text = {f.name: f.read_text() for f in work.iterdir()}
+        assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in work.iterdir())
+        if key == "mm2":
+            props = text["mm2.properties"]
+            assert f"primary.bootstrap.servers = {primary.bootstrap}" in props
+            assert "primary.security.protocol = SASL_SSL" in props and "secondary.sasl.mechanism = SCRAM-SHA-512" in props
+            assert 'primary.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required ' \
+                   'username="mirror-primary" password="pw-primary";' in props
+            assert f"secondary.ssl.truststore.location = {paths.ca_cert}" in props and 'password="pw-secondary"' in props
+        else:
+            consumer, producer = text["consumer.properties"], text["producer.properties"]
+            assert f"bootstrap.servers={primary.bootstrap}" in consumer and 'password="pw-primary"' in consumer
+            assert f"bootstrap.servers={secondary.bootstrap}" in producer and 'password="pw-secondary"' in producer
+            assert "security.protocol=SASL_SSL" in consumer and "ssl.truststore.type=PEM" in producer
+
+
+def test_quick_line_with_sasl_ssl_gives_each_tools_cost_and_the_ratio_over_sasl_ssl():
+    runs = [_run(report.KM, 1, 200.0, 1.0), _run(report.MM2, 1, 100.0, 1.0),
+            _run(report.SECURED % report.KM, 1, 150.0, 1.0), _run(report.SECURED % report.MM2, 1, 60.0, 1.0)]
+    line = report.quick_line(runs)
+    assert "parallelism 1: 2.00x (200 vs 100 records/s" in line
+    assert "over SASL_SSL: kafka-mirror / MirrorMaker 2 2.50x (150 vs 60 records/s); SASL_SSL over PLAINTEXT: " \
+           "kafka-mirror 0.75x, MirrorMaker 2 0.60x" in line
