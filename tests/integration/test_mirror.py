@@ -275,6 +275,76 @@ def test_new_topics_and_partitions_are_picked_up_without_a_restart(clusters, tmp
         assert mirror.stop() == 0, mirror.output()[-3000:]
 
 
+def test_active_active_with_provenance_mirrors_each_record_once_each_way_and_never_loops(clusters, tmp_path):
+    """Issue 11, item 5: A->B and B->A on the same topic name, both running; records written on either side reach the
+    other exactly once, none comes back, and each carries the id of the cluster it was first written to."""
+    source, target = clusters
+    topic = f"aa-{uuid.uuid4().hex[:8]}"
+    for bootstrap in clusters:
+        create(bootstrap, topic, partitions=2)
+    args = ("--whitelist", topic, "--provenance", "true", "--offset.commit.interval.ms", "1000")
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "ba").mkdir()
+    forth = Mirror(tmp_path / "ab", source, target, f"g-{topic}-ab", *args)
+    back = Mirror(tmp_path / "ba", target, source, f"g-{topic}-ba", *args)
+    try:
+        produce(source, topic, 1000)
+        produce(target, topic, 1000, start=1000)
+        for bootstrap, mirror in ((target, forth), (source, back)):
+            wait_count(bootstrap, topic, 2000, 120, mirror)
+        time.sleep(5)  # a loop would show by now: each side re-reads what the other wrote within a second
+        ids = {side: AdminClient({"bootstrap.servers": b}).list_topics(timeout=30).cluster_id.encode()
+               for side, b in (("source", source), ("target", target))}
+        for bootstrap in clusters:
+            rows = [dict(h) for records in read_all(bootstrap, topic).values() for _, _, h, _ in records]
+            seqs = sorted(int(h["seq"]) for h in rows)
+            assert seqs == list(range(2000)), (bootstrap, len(seqs))  # each record once: no loop, none missing
+            mirrored = [h for h in rows if "kafka-mirror.origin" in h]
+            assert len(mirrored) == 1000  # the other side's records, stamped; its own, as written
+            first = ids["source"] if bootstrap == target else ids["target"]
+            assert {h["kafka-mirror.origin"] for h in mirrored} == {first}
+    finally:
+        assert forth.stop() == 0, forth.output()[-3000:]
+        assert back.stop() == 0, back.output()[-3000:]
+
+
+def topic_config(bootstrap: str, topic: str) -> dict[str, tuple[str, bool]]:
+    """name -> (value, set on the topic itself), as the brokers describe the topic."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource
+
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    entries = AdminClient({"bootstrap.servers": bootstrap}).describe_configs([resource])[resource].result(30)
+    return {n: (e.value, e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value) for n, e in entries.items()}
+
+
+def test_a_config_changed_on_the_source_topic_reaches_the_target_and_the_targets_own_limit_stays(clusters, tmp_path):
+    """Issue 11, item 6: configs are kept in step after creation, within the refresh interval. Broker-specific ones
+    (MirrorMaker 2's DefaultConfigPropertyFilter) are not copied; a config only the target sets is never removed."""
+    source, target = clusters
+    topic = f"conf-{uuid.uuid4().hex[:8]}"
+    create(source, topic, partitions=2)
+    set_topic_config(source, topic, "retention.ms", "3600000")
+    produce(source, topic, 10)
+    mirror = Mirror(tmp_path, source, target, f"g-{topic}", "--whitelist", topic,
+                    "--topic.refresh.interval.ms", "2000", "--offset.commit.interval.ms", "1000")
+    try:
+        wait_count(target, topic, 10, 60, mirror)
+        assert topic_config(target, topic)["retention.ms"] == ("3600000", True)  # copied at creation
+        set_topic_config(target, topic, "max.message.bytes", "200000")  # the target's operator lowers its limit
+        set_topic_config(source, topic, "retention.ms", "7200000")
+        set_topic_config(source, topic, "min.insync.replicas", "2")
+        deadline = time.monotonic() + 30
+        while topic_config(target, topic)["retention.ms"][0] != "7200000":
+            assert time.monotonic() < deadline, mirror.output()[-3000:]
+            time.sleep(0.5)
+        after = topic_config(target, topic)
+        assert after["max.message.bytes"] == ("200000", True)
+        assert not after["min.insync.replicas"][1]  # broker-specific: left to the target's brokers
+        assert f"target topic {topic}: set retention.ms=7200000, as on the source" in mirror.output()
+    finally:
+        assert mirror.stop() == 0, mirror.output()[-3000:]
+
+
 def test_a_record_the_target_topic_cannot_take_stops_the_mirror_at_it_and_nothing_lands_after_it(clusters, tmp_path):
     """Kafka's broker refuses a batch above the topic's max.message.bytes (UnifiedLog.analyzeAndValidateRecords);
     handed over, the refused record let later ones of its partition land first (make faults: 12,205 out of order).

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import ConfigSource
 
 from kafka_mirror.config import MirrorConfig
 from kafka_mirror.errors import MirrorError, SendFailure
@@ -126,7 +127,7 @@ class Counter:
 
 
 class Metrics:
-    records = bytes = latency = lag = send_errors = commits = assigned = Counter()
+    records = bytes = latency = lag = send_errors = commits = assigned = looped = Counter()
 
 
 @pytest.fixture(autouse=True)
@@ -613,7 +614,8 @@ class Cluster:
             if self.answers[0] is None:
                 future.set_exception(KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused")))
             else:
-                future.set_result({"max.message.bytes": SimpleNamespace(value=self.max_message_bytes)})
+                future.set_result({"max.message.bytes": SimpleNamespace(value=self.max_message_bytes,
+                                                                        source=ConfigSource.DEFAULT_CONFIG.value)})
         return futures
 
 
@@ -778,3 +780,44 @@ def test_batches_are_made_to_fit_the_smallest_target_topic_at_start(tmp_path, mo
     assert s.run() == 0
     assert [c.get("batch.size") for c in s.producer_confs] == [None, 100000]
     assert s.producer is s.sync.producer and s.batch_bytes == 100000
+
+
+def test_with_provenance_records_are_stamped_once_and_never_sent_back_to_the_cluster_they_came_from(tmp_path):
+    """Active-active (issue 11, item 5): A->B and B->A on the same topic names. The record first written to the
+    target is not mirrored back, and is committed past with its neighbours; a stamp from a third cluster is kept."""
+    from kafka_mirror.mirror import ORIGIN_HEADER
+
+    s = stream(tmp_path)
+    s.origin = (b"source-id", b"target-id")
+    batch = [Message(topic="a", partition=0, offset=0, key=b"k", value=b"local", timestamp=(1, 1)),
+             Message(topic="a", partition=0, offset=1, key=b"k", value=b"back", timestamp=(1, 1),
+                     headers=[("h", b"1"), (ORIGIN_HEADER, b"target-id")]),
+             Message(topic="a", partition=0, offset=2, key=b"k", value=b"third", timestamp=(1, 1),
+                     headers=[(ORIGIN_HEADER, b"third-id")]),
+             Message(topic="a", partition=0, offset=3, key=b"k", value=b"back", timestamp=(1, 1),
+                     headers=[(ORIGIN_HEADER, b"target-id")])]
+    mirror(s, batch)
+    queued = [(m.value(), m.headers()) for m, _ in s.producer.queue]
+    assert queued == [(b"local", [(ORIGIN_HEADER, b"source-id")]), (b"third", [(ORIGIN_HEADER, b"third-id")])]
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 4}]  # past the last record, which was not sent
+
+
+def test_without_provenance_records_go_as_they_are(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, [Message(topic="a", partition=0, offset=0, key=b"k", value=b"v", timestamp=(1, 1),
+                       headers=[("kafka-mirror.origin", b"target-id")])])
+    assert [(m.value(), m.headers()) for m, _ in s.producer.queue] == [(b"v", [("kafka-mirror.origin", b"target-id")])]
+
+
+def test_a_record_not_sent_back_after_a_refused_one_never_moves_the_commit_past_the_refused_one(tmp_path):
+    from kafka_mirror.mirror import ORIGIN_HEADER
+
+    s = stream(tmp_path, abort=False)
+    s.origin = (b"source-id", b"target-id")
+    back = [Message(topic="a", partition=2, offset=6, key=b"k", value=b"v", timestamp=(1, 1),
+                    headers=[(ORIGIN_HEADER, b"target-id")])]
+    mirror(s, records("a", 2, range(0, 5)) + records("a", 2, range(5, 6), size=1_200_000) + back)
+    assert len(s.producer.queue) == 5
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 2): 5}] and s.consumer.seeks == {("a", 2): 5}

@@ -139,6 +139,8 @@ def test_worker_yaml_and_overrides(tmp_path):
         "abort_on_send_failure: false\nmetrics_port: 0\nlog_format: json\n")
     cfg = load(["--config", str(tmp_path / "worker.yaml"), "--num.streams", "3"])
     assert cfg.streams == 3 and cfg.commit_interval_s == 2.0 and not cfg.abort_on_send_failure
+    assert cfg.sync_topic_configs  # on unless turned off, as MirrorMaker 2's sync.topic.configs.enabled
+    assert not load(["--config", str(tmp_path / "worker.yaml"), "--sync.topic.configs", "false"]).sync_topic_configs
     assert cfg.metrics_port is None and cfg.log_format == "json" and cfg.topics.exclude == "orders-tmp"
 
 
@@ -179,6 +181,8 @@ def test_prefetch_is_never_paused_for_a_second_unless_asked(tmp_path):
     ({"consumer": ["a", "b"]}, "'consumer' must be a map of consumer properties"),
     ({"metrics_port": 70000}, "metrics_port must be from 0 to 65535"),
     ({"abort_on_send_failure": "maybe"}, "abort_on_send_failure must be true or false"),
+    ({"sync_topic_configs": "sometimes"}, "sync_topic_configs must be true or false"),
+    ({"sync_topic_config": False}, "unknown setting 'sync_topic_config'; did you mean 'sync_topic_configs'?"),
     ({"log_format": "xml"}, "log_format must be one of plain, json"),
     ({"include": ["a", "b"]}, "no topics to mirror"),
     ({"consumer_config": ["/etc/c.properties"]}, "consumer_config must be the path of a consumer.properties"),

@@ -46,6 +46,8 @@ class MirrorConfig:
     abort_on_send_failure: bool = True
     refresh_interval_s: float = 30.0
     create_topics: bool = True  # False: leave creation to the target broker's auto.create.topics.enable
+    sync_topic_configs: bool = True  # existing target topics get the source's own configs at each refresh
+    provenance: bool = False  # stamp each record with the cluster it was first written to; never mirror one back
     replication_factor: int = -1  # -1: the target broker's default.replication.factor
     metrics_port: int | None = 9464
     metrics_host: str = "127.0.0.1"
@@ -146,6 +148,14 @@ def parser() -> argparse.ArgumentParser:
                    help="how often new topics and partitions are picked up (default 30000)")
     p.add_argument("--no-create-topics", dest="create_topics", action="store_const", const=False,
                    help="leave topic creation to the target broker's auto.create.topics.enable")
+    p.add_argument("--sync.topic.configs", dest="sync_topic_configs", choices=["true", "false"],
+                   help="set on existing target topics the configs their source topics set, at each topic refresh "
+                        "(default true; as MirrorMaker 2's sync.topic.configs.enabled, but never removing a config "
+                        "the target sets and the source does not)")
+    p.add_argument("--provenance", dest="provenance", choices=["true", "false"],
+                   help="active-active: stamp each record with the id of the cluster it was first written to (header "
+                        "kafka-mirror.origin, kept on further hops) and never mirror a record back to that cluster "
+                        "(default false: records are copied as they are)")
     p.add_argument("--replication.factor", dest="replication_factor", type=int,
                    help="of topics the mirror creates (default: the target broker's default)")
     p.add_argument("--metrics.port", dest="metrics_port", type=int, help="port of /metrics and /health (0: off)")
@@ -213,6 +223,8 @@ def load(argv: list[str]) -> MirrorConfig:
         refresh_interval_s=_integer(pick("topic_refresh_interval_ms", 30000), "topic_refresh_interval_ms", 1000,
                                     86_400_000) / 1000,
         create_topics=_boolean(pick("create_topics", True), "create_topics"),
+        sync_topic_configs=_boolean(pick("sync_topic_configs", True), "sync_topic_configs"),
+        provenance=_boolean(pick("provenance", False), "provenance"),
         replication_factor=_integer(pick("replication_factor", -1), "replication_factor", -1, 32767),
         metrics_port=metrics_port or None,
         metrics_host=_choice_text(pick("metrics_host", "127.0.0.1"), "metrics_host"),
@@ -235,8 +247,8 @@ def _groups(value: Any) -> tuple[str, ...]:
 # worker.yaml's settings: the long options' names with '_' (num_streams), plus the inline property maps.
 YAML_KEYS = ("consumer", "producer", "consumer_config", "producer_config", "include", "exclude",
              "num_streams", "offset_commit_interval_ms", "abort_on_send_failure", "topic_refresh_interval_ms",
-             "create_topics", "replication_factor", "metrics_port", "metrics_host", "log_format", "instance_id",
-             "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias", "sync_groups")
+             "create_topics", "sync_topic_configs", "provenance", "replication_factor", "metrics_port", "metrics_host",
+             "log_format", "instance_id", "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias", "sync_groups")
 
 
 def _check_keys(yml: dict, path: str) -> None:

@@ -42,6 +42,8 @@ class StreamMetrics:
                          multiprocess_mode="livesum")
         self.send_errors = Counter("kafka_mirror_send_errors", "Records the target did not accept", ["topic", "reason"])
         self.commits = Counter("kafka_mirror_commits", "Source offset commits")
+        self.looped = Counter("kafka_mirror_records_not_mirrored_back", "Records first written to the target cluster, "
+                              "not mirrored back to it (--provenance)", ["topic"])
         self.assigned = Gauge("kafka_mirror_assigned_partitions", "Source partitions assigned",
                               multiprocess_mode="livesum")
 

@@ -35,7 +35,7 @@ from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
 from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
 from kafka_mirror.record_size import one_record_batch
-from kafka_mirror.topics import TopicSync, max_message_bytes, partition_counts
+from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts
 
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
@@ -48,6 +48,8 @@ LARGE_RECORD = 64 * 1024  # records this large carry their source position into 
 NEAR_LIMIT = 16 * 1024
 LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
+# --provenance: names the cluster a record was first written to (its id), set by the first mirror, kept by the next.
+ORIGIN_HEADER = "kafka-mirror.origin"
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
 MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
 PR_SET_PDEATHSIG = 1
@@ -130,6 +132,7 @@ class Stream:
         self.tails: dict[tuple[str, int], int] = {}  # last target offset reported per partition (map on)
         self.next_group_sync = 0.0
         self.map_retry_at = 0.0
+        self.origin: tuple[bytes, bytes] | None = None  # --provenance: (source cluster id, target cluster id)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -173,11 +176,14 @@ class Stream:
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
         self.source_admin = AdminClient({**self.config.admin("source"), "logger": rdkafka_log})
         self.sync = TopicSync(self.source_admin, AdminClient({**self.config.admin("target"), "logger": rdkafka_log}),
-                              self.producer, self.config.create_topics, self.config.replication_factor)
+                              self.producer, self.config.create_topics, self.config.replication_factor,
+                              configs=self.config.sync_topic_configs and self.index == 0)  # one stream is enough
         self.refresh()  # both clusters answer: the map's topic is made after this, so errors name the cluster
         if self.max_bytes and min(self.max_bytes.values()) < self.batch_bytes:  # nothing handed over yet
             self.producer = self.sync.producer = self._new_producer(rdkafka_log, max(1, min(self.max_bytes.values())))
             self._cluster("target", lambda: partition_counts(self.producer))  # its metadata, as the first one's
+        if self.config.provenance:
+            self.origin = (self._cluster_id("source", self.source_admin), self._cluster_id("target", self.producer))
         if mapped:
             self._start_map(rdkafka_log)
         self.beat.state = "running"
@@ -269,6 +275,7 @@ class Stream:
         latest: dict[tuple[str, int], int] = {}
         mapped = self.offset_map is not None
         batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
+        origin, looped = self.origin, {}
         for m in messages:
             if m.error() is not None:
                 self._consumer_error(m.error())
@@ -281,6 +288,14 @@ class Stream:
                 self.hashed.add(topic)
             ts_type, ts = m.timestamp()
             key, value, headers = m.key(), m.value(), m.headers()
+            if origin is not None:
+                first = _origin_of(headers)
+                if first == origin[1]:  # first written to the target: sent back, it would loop (active-active)
+                    latest[(topic, partition)] = offset  # nothing to acknowledge: committed with its neighbours
+                    looped[topic] = looped.get(topic, 0) + 1
+                    continue
+                if first is None:
+                    headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
             extra = {} if size < LARGE_RECORD else {"on_delivery": partial(self._delivered_at, partition, offset)}
             if mapped and target == partition:  # the map: count and note gaps; anchor a batch's first record
                 b = batches.get((topic, partition))
@@ -331,6 +346,8 @@ class Stream:
             else:
                 c[0] += 1
                 c[1] += size
+        for topic, n in looped.items():
+            self.metrics.looped.labels(topic).inc(n)
         if batches:
             self.offset_map.handed(batches)
         self._serve(poll, 0)
@@ -666,6 +683,13 @@ class Stream:
                         min(self.max_bytes[t] for t in small), self.batch_bytes)
         self.small_batches.update(small)
 
+    def _cluster_id(self, side: str, client) -> bytes:
+        cluster_id = self._cluster(side, lambda: client.list_topics(timeout=TIMEOUT_S).cluster_id)
+        if not cluster_id:
+            raise MirrorError(f"--provenance needs the {side} cluster's id, and its brokers report none (Kafka before "
+                              f"0.10.1); turn --provenance off for this pair")
+        return str(cluster_id).encode()
+
     def _cluster(self, side: str, read):
         """A metadata read that names the cluster it could not reach."""
         try:
@@ -751,6 +775,15 @@ class Stream:
     def _heartbeat(self, force: bool = False) -> None:
         if force or time.time() - self.beat.updated >= 1.0:
             write_heartbeat(self.health_dir, self.beat)
+
+
+def _origin_of(headers) -> bytes | None:
+    """The value of a record's provenance header (the id of the cluster it was first written to), if it has one."""
+    if headers:
+        for name, value in headers:
+            if name == ORIGIN_HEADER:
+                return value
+    return None
 
 
 def _first_offsets(messages: list) -> dict[tuple[str, int], int]:

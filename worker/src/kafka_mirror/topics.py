@@ -1,4 +1,5 @@
-"""Target topics: created with the source's partitions and configs, grown when the source grows."""
+"""Target topics: created with the source's partitions and configs, grown when the source grows, and their configs
+kept in step with the source's."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewPartitions, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
+                                   NewPartitions, NewTopic)
 
 from kafka_mirror.selection import TopicSelection
 
@@ -44,12 +46,47 @@ def partition_counts(client, selection: TopicSelection | None = None) -> dict[st
             if md.error is None and (selection is None or selection.matches(name))}
 
 
+def _copied(entries: dict) -> dict[str, str]:
+    """Of a topic's config entries, its own (set on the topic, not a default), minus broker-specific ones."""
+    return {name: e.value for name, e in entries.items()
+            if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and name not in NOT_COPIED and e.value is not None}
+
+
 def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
     """The source topic's non-default configs, minus broker-specific ones."""
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    entries = source.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
-    return {name: e.value for name, e in entries.items()
-            if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and name not in NOT_COPIED and e.value is not None}
+    return _copied(source.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S))
+
+
+def topic_configs(admin: AdminClient, topics: list[str]) -> dict[str, dict]:
+    """Each topic's config entries, in one request per broker; topics that did not answer are left out (the next
+    refresh asks again), a denied one is logged."""
+    if not topics:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics]
+    read = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=TIMEOUT_S).items():
+        try:
+            read[resource.name] = future.result(timeout=TIMEOUT_S)
+        except KafkaException as exc:
+            level = logging.WARNING if exc.args[0].code() in DENIED else logging.DEBUG
+            log.log(level, "configs of topic %s not read: %s", resource.name, exc.args[0].str())
+        except FutureTimeout:
+            log.debug("configs of topic %s not read: no answer", resource.name)
+    return read
+
+
+def config_changes(source: dict[str, dict[str, str]], target: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Pure: per topic on both sides, the source's own configs (as _copied gives them) whose value the target does not
+    apply. Set, never removed: a config the target's operator set and the source does not have (a lower
+    max.message.bytes) stays, where MirrorMaker 2's incremental sync would delete it."""
+    changes = {}
+    for topic, own in source.items():
+        if topic in target:
+            differ = {name: value for name, value in own.items() if target[topic].get(name) != value}
+            if differ:
+                changes[topic] = differ
+    return changes
 
 
 def max_message_bytes(admin: AdminClient, topics: list[str]) -> dict[str, int | None]:
@@ -89,21 +126,71 @@ class TopicSync:
     """Keeps the target's topics in step with the source's, as far as the mirror is allowed to."""
 
     def __init__(self, source: AdminClient, target: AdminClient, producer, create: bool,
-                 replication_factor: int) -> None:
+                 replication_factor: int, configs: bool = False) -> None:
         self.source = source
         self.target = target
         self.producer = producer  # the target as the producer sees it: what produce() accepts
         self.create = create
         self.replication_factor = replication_factor
+        self.configs = configs  # keep existing target topics' configs in step with the source's
+        self.incremental = True  # IncrementalAlterConfigs (KIP-339, Kafka 2.3); older targets: AlterConfigs
+        self.refused: dict[str, dict[str, str]] = {}  # topic -> the change last refused: logged once, tried again
 
     def sync(self, source_counts: dict[str, int]) -> dict[str, int]:
-        """Create and grow target topics; return the target's partition counts for the source topics."""
+        """Create and grow target topics, bring their configs in step; return the target's partition counts for the
+        source topics."""
         target_counts = partition_counts(self.producer)
         todo = plan(source_counts, target_counts, self.create)
         done = {**self._create(todo.create), **self._grow(todo.grow)}
+        if self.configs:  # the topics created just now have the source's configs already
+            self.sync_configs(sorted(t for t in source_counts if t in target_counts and t not in todo.create))
         if done:
             target_counts = self._await_metadata(done)
         return {t: target_counts[t] for t in source_counts if t in target_counts}
+
+    def sync_configs(self, topics: list[str]) -> dict[str, dict[str, str]]:
+        """Set on the target what the source's topics set and the target's do not apply; return what was set."""
+        source = {t: _copied(entries) for t, entries in topic_configs(self.source, topics).items()}
+        target = topic_configs(self.target, [t for t in topics if t in source])
+        changes = config_changes(source, {t: {n: e.value for n, e in entries.items()} for t, entries in target.items()})
+        done = {}
+        for topic, configs in sorted(changes.items()):
+            own = {n: e.value for n, e in target[topic].items()
+                   if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None}
+            try:
+                self._alter(topic, configs, own)
+            except KafkaException as exc:
+                if self.refused.get(topic) != configs:  # once per change, not at every refresh
+                    self._report(exc, topic, f"set {', '.join(sorted(configs))} on", f"ALTER_CONFIGS on TOPIC {topic}",
+                                 "turn the sync off (--sync.topic.configs false)")
+                self.refused[topic] = configs
+                continue
+            except FutureTimeout:
+                log.warning("changing the configs of target topic %s got no answer; the next refresh checks", topic)
+                continue
+            log.info("target topic %s: set %s, as on the source", topic,
+                     ", ".join(f"{k}={v}" for k, v in sorted(configs.items())))
+            done[topic] = configs
+            self.refused.pop(topic, None)
+        return done
+
+    def _alter(self, topic: str, configs: dict[str, str], own: dict[str, str]) -> None:
+        """`own`: every config the target topic sets itself, kept when AlterConfigs replaces the set."""
+        if self.incremental:
+            entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()]
+            resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
+            try:
+                self.target.incremental_alter_configs([resource])[resource].result(timeout=TIMEOUT_S)
+                return
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._UNSUPPORTED_FEATURE:
+                    raise
+            self.incremental = False
+            log.info("target brokers are older than Kafka 2.3 (no IncrementalAlterConfigs): topic configs are set "
+                     "with AlterConfigs, the topic's whole own set at once")
+        # AlterConfigs replaces the topic's own set: send the target's own configs with the changes on top.
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={**own, **configs})
+        self.target.alter_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
 
     def _await_metadata(self, expected: dict[str, int]) -> dict[str, int]:
         """Metadata lags behind creations (ours, or another stream's): wait, bounded, until it shows them."""
@@ -173,10 +260,11 @@ class TopicSync:
             return {}
 
     @staticmethod
-    def _report(exc: KafkaException, topic: str, verb: str, acl: str) -> None:
+    def _report(exc: KafkaException, topic: str, verb: str, acl: str,
+                otherwise: str = "create the topic yourself") -> None:
         error = exc.args[0]
         if error.code() in DENIED:
-            log.error("cannot %s target topic %s: %s; grant the mirror's principal %s, or create the topic "
-                      "yourself", verb, topic, error.str(), acl)
+            log.error("cannot %s target topic %s: %s; grant the mirror's principal %s, or %s",
+                      verb, topic, error.str(), acl, otherwise)
         else:
             log.error("cannot %s target topic %s: %s", verb, topic, error.str())
