@@ -1,13 +1,18 @@
-"""Target topics on brokers older than Kafka 2.4 (no replication factor -1, KIP-464), as librdkafka reports them
-(_UNSUPPORTED_FEATURE, seen from kafka_2.12-2.1.1 on the lab; the real run: `make test-releases`)."""
+"""Target topics over stand-in admin clients: created on brokers older than Kafka 2.4 (no replication factor -1,
+KIP-464), as librdkafka reports them (_UNSUPPORTED_FEATURE, seen from kafka_2.12-2.1.1 on the lab; the real run:
+`make test-releases`), and their configs kept in step after creation (issue 11, item 6; on the lab:
+tests/integration/test_mirror.py)."""
 from __future__ import annotations
 
 from concurrent.futures import Future
 from types import SimpleNamespace
 
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import ConfigSource
 
-from kafka_mirror.topics import TopicSync
+from kafka_mirror.topics import NOT_COPIED, TopicSync, _copied, config_changes
+
+OWN, DEFAULT = ConfigSource.DYNAMIC_TOPIC_CONFIG.value, ConfigSource.DEFAULT_CONFIG.value
 
 
 def done(value=None, error=None):
@@ -54,3 +59,94 @@ def test_an_old_target_without_a_readable_default_is_reported_not_created(caplog
     sync = TopicSync(Source(), target, producer=None, create=True, replication_factor=-1)
     assert sync._create({"a": 4}) == {}
     assert "cannot create target topic a" in caplog.text
+
+
+# --- configs kept in step after creation -------------------------------------------------------------------------
+
+
+def entries(own: dict, defaults: dict | None = None) -> dict:
+    return {**{k: SimpleNamespace(value=v, source=DEFAULT) for k, v in (defaults or {}).items()},
+            **{k: SimpleNamespace(value=v, source=OWN) for k, v in own.items()}}
+
+
+class Admin:
+    """A cluster's topics' config entries; what was altered, and how."""
+
+    def __init__(self, topics: dict, incremental: bool = True, refuse: int | None = None) -> None:
+        self.topics, self.incremental, self.refuse = topics, incremental, refuse
+        self.calls = []
+
+    def describe_configs(self, resources, request_timeout):
+        return {r: done(self.topics[r.name]) if r.name in self.topics else done(error=KafkaError.UNKNOWN_TOPIC_OR_PART)
+                for r in resources}
+
+    def incremental_alter_configs(self, resources):
+        r = resources[0]
+        if not self.incremental:
+            return {r: done(error=KafkaError._UNSUPPORTED_FEATURE)}
+        self.calls.append(("incremental", r.name, {e.name: (e.value, e.incremental_operation.name)
+                                                   for e in r.incremental_configs}))
+        if self.refuse is not None:
+            return {r: done(error=self.refuse)}
+        for e in r.incremental_configs:
+            self.topics[r.name][e.name] = SimpleNamespace(value=e.value, source=OWN)
+        return {r: done()}
+
+    def alter_configs(self, resources, request_timeout):
+        r = resources[0]
+        self.calls.append(("whole", r.name, dict(r.set_config_dict)))
+        kept = {k: e for k, e in self.topics[r.name].items() if e.source != OWN}
+        self.topics[r.name] = {**kept, **{k: SimpleNamespace(value=v, source=OWN) for k, v in r.set_config_dict.items()}}
+        return {r: done()}
+
+
+def test_only_the_sources_own_configs_are_copied_never_broker_specific_ones():
+    source = entries({"retention.ms": "3600000", "min.insync.replicas": "2"}, {"cleanup.policy": "delete"})
+    assert _copied(source) == {"retention.ms": "3600000"} and "min.insync.replicas" in NOT_COPIED
+
+
+def test_changes_set_what_differs_and_never_remove_what_only_the_target_sets():
+    source = {"a": {"retention.ms": "3600000", "cleanup.policy": "compact"}, "gone": {"retention.ms": "1"}}
+    target = {"a": {"retention.ms": "604800000", "cleanup.policy": "compact", "max.message.bytes": "100000"}}
+    assert config_changes(source, target) == {"a": {"retention.ms": "3600000"}}
+    assert config_changes({"a": {"cleanup.policy": "compact"}}, target) == {}
+
+
+def test_a_changed_source_config_reaches_the_target_with_incremental_set_and_then_nothing_more():
+    source = Admin({"a": entries({"retention.ms": "7200000"})})
+    target = Admin({"a": entries({"max.message.bytes": "100000"}, {"retention.ms": "604800000"})})
+    sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a"]) == {"a": {"retention.ms": "7200000"}}
+    assert target.calls == [("incremental", "a", {"retention.ms": ("7200000", "SET")})]
+    assert target.topics["a"]["max.message.bytes"].value == "100000"  # the target's own limit stays
+    assert sync.sync_configs(["a"]) == {} and len(target.calls) == 1  # in step: nothing sent
+
+
+def test_a_target_older_than_kafka_2_3_gets_its_whole_own_set_with_the_change_on_top():
+    source = Admin({"a": entries({"retention.ms": "7200000"}), "b": entries({"retention.ms": "1000"})})
+    target = Admin({"a": entries({"min.insync.replicas": "2", "retention.ms": "1"}), "b": entries({})},
+                   incremental=False)
+    sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a", "b"]) == {"a": {"retention.ms": "7200000"}, "b": {"retention.ms": "1000"}}
+    # the target's own min.insync.replicas is sent again (AlterConfigs replaces the set), never dropped
+    assert target.calls == [("whole", "a", {"min.insync.replicas": "2", "retention.ms": "7200000"}),
+                            ("whole", "b", {"retention.ms": "1000"})]
+    assert not sync.incremental  # learnt once
+
+
+def test_a_refused_change_is_logged_once_and_tried_again_at_each_refresh(caplog):
+    source = Admin({"a": entries({"retention.ms": "7200000"})})
+    target = Admin({"a": entries({})}, refuse=KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a"]) == {} and sync.sync_configs(["a"]) == {}
+    assert len(target.calls) == 2
+    refused = [r.getMessage() for r in caplog.records if "cannot set" in r.getMessage()]
+    assert refused == ["cannot set retention.ms on target topic a: refused; grant the mirror's principal "
+                       "ALTER_CONFIGS on TOPIC a, or turn the sync off (--sync.topic.configs false)"]
+
+
+def test_topics_that_do_not_answer_are_left_for_the_next_refresh():
+    source = Admin({"a": entries({"retention.ms": "7200000"})})
+    target = Admin({})
+    sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a", "missing"]) == {} and target.calls == []
