@@ -6,6 +6,7 @@ tool's own default, since that is what its users run.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass, field, replace
@@ -48,8 +49,11 @@ class Job:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    path.chmod(0o600)
+    """0600 from the first byte: the files may hold a SASL password (--secure)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # a file an earlier run left with another mode
     return path
 
 

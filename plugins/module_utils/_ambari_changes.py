@@ -33,12 +33,15 @@ SECRET_ASSIGNMENT = re.compile(
     % (_SECRET_NAME_IN_TEXT, _SECRET_VALUE), re.I)
 URL_PASSWORD = re.compile(r"(://[^:/\s@]+:)([^@\s/]+)(?=@)")
 # XML in content templates (Hadoop-style *-site.xml, Ranger policy manager SSL files): a property whose <name> is a
-# secret's, `<name>...password</name> <value>x</value>` (the two may sit on separate lines), and an element named like
-# a secret, `<password>x</password>`. Any name matches here; _masked_element keeps the ones SECRET_NAME does not take
-# (a name pattern inside the regex would backtrack quadratically on long runs of name characters).
+# secret's, `<name>...password</name> <value>x</value>` (the value right after the name, on the same or a later
+# line), and an element named like a secret, `<password>x</password>`, `<ns:password>`; text or CDATA. Any name
+# matches here; _masked_element keeps the ones SECRET_NAME does not take (a name pattern inside the regex would
+# backtrack quadratically on long runs of name characters).
+# A CDATA section never runs over the start of another, so an unclosed one is scanned once, not to the end each time.
+_XML_TEXT = r"(\s*<!\[CDATA\[(?:[^\]<]|<(?!!\[CDATA\[)|\](?!\]>))*\]\]>\s*|\s*[^\s<][^<]*)"
 XML_ELEMENT = re.compile(
-    r"""(<name>\s*([\w.\-]+)\s*</name>\s*<value(?:\s[^<>]*)?>)(\s*[^\s<][^<]*)(?=</value)"""
-    r"""|(<([\w.\-]+)(?:\s[^<>]*)?>)(\s*[^\s<][^<]*)(?=</\5\s*>)""")
+    r"""(<name\s*>\s*([\w.:\-]+)\s*</name\s*>\s*<value(?:\s[^<>]*)?>)%s(?=</value)"""
+    r"""|(<([\w.:\-]+)(?:\s[^<>]*)?>)%s(?=</\5\s*>)""" % (_XML_TEXT, _XML_TEXT), re.I | re.S)
 # Config types whose values are secrets as a whole (kafka_jaas_conf, kafka_client_jaas_conf: keytabs, passwords).
 WHOLE_SECRET_TYPE = re.compile(r"jaas", re.I)
 
@@ -286,7 +289,8 @@ def is_secret(key, secret_keys=frozenset()):
 
 def looks_secret(text):
     """Whether lines hold what mask() would mask: `...password=x`, `-storepass x`, `scheme://user:pw@host`."""
-    return bool(text) and bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text) or any(_secret_element(m) for m in XML_ELEMENT.finditer(text)))
+    return bool(text) and bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text)
+                                or any(_secret_element(m) for m in XML_ELEMENT.finditer(text)))
 
 
 def mask(key, value, secret_keys=frozenset(), whole=False, secret_blocks=frozenset()):

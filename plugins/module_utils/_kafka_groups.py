@@ -440,9 +440,9 @@ def commit(admin, group: str, changes: tuple[PartitionChange, ...], deadline: De
         failed = ask("commit the offsets of group '%s'" % group, call, deadline)
         if not failed:
             return
-        # Kafka 2.1's GroupCoordinator.doCommitOffsets (apache/kafka 2.1) answers UNKNOWN_MEMBER_ID for a group in
-        # Dead state, one being removed from the coordinator's cache (its coordinator moving, its offsets expired);
-        # later releases answer COORDINATOR_NOT_AVAILABLE (RETRIABLE). A group still without members is sent the same
+        # GroupCoordinator.doCommitOffsets of Kafka 2.1 and 2.2 (apache/kafka 2.1) answers UNKNOWN_MEMBER_ID for a
+        # group in Dead state, one being removed from the coordinator's cache (its coordinator moving, its offsets
+        # expired); from 2.3 (KAFKA-8386) it answers COORDINATOR_NOT_AVAILABLE (RETRIABLE). A group still without members is sent the same
         # offsets again; one with members is refused: a consumer joined after the check.
         if not (all(f[2] in JOINED for f in failed) and deadline.remaining() > 0
                 and read_group_state(admin, group, deadline).idle):

@@ -795,12 +795,15 @@ def test_with_provenance_records_are_stamped_once_and_never_sent_back_to_the_clu
              Message(topic="a", partition=0, offset=2, key=b"k", value=b"third", timestamp=(1, 1),
                      headers=[(ORIGIN_HEADER, b"third-id")]),
              Message(topic="a", partition=0, offset=3, key=b"k", value=b"back", timestamp=(1, 1),
-                     headers=[(ORIGIN_HEADER, b"target-id")])]
+                     headers=[(ORIGIN_HEADER, b"target-id")]),
+             Message(topic="a", partition=0, offset=4, key=b"k", value=b"empty", timestamp=(1, 1),
+                     headers=[(ORIGIN_HEADER, None)])]  # names no cluster: stamped, so it cannot loop
     mirror(s, batch)
     queued = [(m.value(), m.headers()) for m, _ in s.producer.queue]
-    assert queued == [(b"local", [(ORIGIN_HEADER, b"source-id")]), (b"third", [(ORIGIN_HEADER, b"third-id")])]
+    assert queued == [(b"local", [(ORIGIN_HEADER, b"source-id")]), (b"third", [(ORIGIN_HEADER, b"third-id")]),
+                      (b"empty", [(ORIGIN_HEADER, None), (ORIGIN_HEADER, b"source-id")])]
     s.checkpoint()
-    assert s.consumer.commits == [{("a", 0): 4}]  # past the last record, which was not sent
+    assert s.consumer.commits == [{("a", 0): 5}]  # past the record at 3, which was not sent
 
 
 def test_without_provenance_records_go_as_they_are(tmp_path):
@@ -821,3 +824,13 @@ def test_a_record_not_sent_back_after_a_refused_one_never_moves_the_commit_past_
     assert len(s.producer.queue) == 5
     s.checkpoint()
     assert s.consumer.commits == [{("a", 2): 5}] and s.consumer.seeks == {("a", 2): 5}
+
+
+def test_provenance_refuses_two_clusters_with_one_id(tmp_path):
+    s = stream(tmp_path)
+    s.source_admin = SimpleNamespace(list_topics=lambda timeout: SimpleNamespace(cluster_id="c1"))
+    s.producer = SimpleNamespace(list_topics=lambda timeout: SimpleNamespace(cluster_id="c2"))
+    assert s._origins() == (b"c1", b"c2")
+    s.producer = SimpleNamespace(list_topics=lambda timeout: SimpleNamespace(cluster_id="c1"))
+    with pytest.raises(MirrorError, match="report the same cluster id \\(c1\\)"):
+        s._origins()

@@ -141,6 +141,10 @@ def test_worker_yaml_and_overrides(tmp_path):
     assert cfg.streams == 3 and cfg.commit_interval_s == 2.0 and not cfg.abort_on_send_failure
     assert cfg.sync_topic_configs  # on unless turned off, as MirrorMaker 2's sync.topic.configs.enabled
     assert not load(["--config", str(tmp_path / "worker.yaml"), "--sync.topic.configs", "false"]).sync_topic_configs
+    # both directions syncing would undo each other's changes: off with provenance unless set (on one side)
+    assert not load(["--config", str(tmp_path / "worker.yaml"), "--provenance", "true"]).sync_topic_configs
+    assert load(["--config", str(tmp_path / "worker.yaml"), "--provenance", "true", "--sync.topic.configs",
+                 "true"]).sync_topic_configs
     assert cfg.metrics_port is None and cfg.log_format == "json" and cfg.topics.exclude == "orders-tmp"
 
 

@@ -80,24 +80,25 @@ class Admin:
         return {r: done(self.topics[r.name]) if r.name in self.topics else done(error=KafkaError.UNKNOWN_TOPIC_OR_PART)
                 for r in resources}
 
-    def incremental_alter_configs(self, resources):
-        r = resources[0]
+    def incremental_alter_configs(self, resources, request_timeout):
         if not self.incremental:
-            return {r: done(error=KafkaError._UNSUPPORTED_FEATURE)}
-        self.calls.append(("incremental", r.name, {e.name: (e.value, e.incremental_operation.name)
-                                                   for e in r.incremental_configs}))
+            return {r: done(error=KafkaError._UNSUPPORTED_FEATURE) for r in resources}
+        self.calls.append(("incremental", {r.name: {e.name: (e.value, e.incremental_operation.name)
+                                                    for e in r.incremental_configs} for r in resources}))
         if self.refuse is not None:
-            return {r: done(error=self.refuse)}
-        for e in r.incremental_configs:
-            self.topics[r.name][e.name] = SimpleNamespace(value=e.value, source=OWN)
-        return {r: done()}
+            return {r: done(error=self.refuse) for r in resources}
+        for r in resources:
+            for e in r.incremental_configs:
+                self.topics[r.name][e.name] = SimpleNamespace(value=e.value, source=OWN)
+        return {r: done() for r in resources}
 
     def alter_configs(self, resources, request_timeout):
-        r = resources[0]
-        self.calls.append(("whole", r.name, dict(r.set_config_dict)))
-        kept = {k: e for k, e in self.topics[r.name].items() if e.source != OWN}
-        self.topics[r.name] = {**kept, **{k: SimpleNamespace(value=v, source=OWN) for k, v in r.set_config_dict.items()}}
-        return {r: done()}
+        self.calls.append(("whole", {r.name: dict(r.set_config_dict) for r in resources}))
+        for r in resources:
+            kept = {k: e for k, e in self.topics[r.name].items() if e.source != OWN}
+            self.topics[r.name] = {**kept, **{k: SimpleNamespace(value=v, source=OWN)
+                                              for k, v in r.set_config_dict.items()}}
+        return {r: done() for r in resources}
 
 
 def test_only_the_sources_own_configs_are_copied_never_broker_specific_ones():
@@ -110,6 +111,9 @@ def test_changes_set_what_differs_and_never_remove_what_only_the_target_sets():
     target = {"a": {"retention.ms": "604800000", "cleanup.policy": "compact", "max.message.bytes": "100000"}}
     assert config_changes(source, target) == {"a": {"retention.ms": "3600000"}}
     assert config_changes({"a": {"cleanup.policy": "compact"}}, target) == {}
+    # a newer Kafka's config an older target does not know is left out: it would refuse the whole change
+    assert config_changes({"a": {"retention.ms": "1", "message.timestamp.after.max.ms": "9"}}, target) == \
+        {"a": {"retention.ms": "1"}}
 
 
 def test_a_changed_source_config_reaches_the_target_with_incremental_set_and_then_nothing_more():
@@ -117,26 +121,26 @@ def test_a_changed_source_config_reaches_the_target_with_incremental_set_and_the
     target = Admin({"a": entries({"max.message.bytes": "100000"}, {"retention.ms": "604800000"})})
     sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
     assert sync.sync_configs(["a"]) == {"a": {"retention.ms": "7200000"}}
-    assert target.calls == [("incremental", "a", {"retention.ms": ("7200000", "SET")})]
+    assert target.calls == [("incremental", {"a": {"retention.ms": ("7200000", "SET")}})]
     assert target.topics["a"]["max.message.bytes"].value == "100000"  # the target's own limit stays
     assert sync.sync_configs(["a"]) == {} and len(target.calls) == 1  # in step: nothing sent
 
 
 def test_a_target_older_than_kafka_2_3_gets_its_whole_own_set_with_the_change_on_top():
     source = Admin({"a": entries({"retention.ms": "7200000"}), "b": entries({"retention.ms": "1000"})})
-    target = Admin({"a": entries({"min.insync.replicas": "2", "retention.ms": "1"}), "b": entries({})},
-                   incremental=False)
+    target = Admin({"a": entries({"min.insync.replicas": "2", "retention.ms": "1"}),
+                    "b": entries({}, {"retention.ms": "604800000"})}, incremental=False)
     sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
     assert sync.sync_configs(["a", "b"]) == {"a": {"retention.ms": "7200000"}, "b": {"retention.ms": "1000"}}
     # the target's own min.insync.replicas is sent again (AlterConfigs replaces the set), never dropped
-    assert target.calls == [("whole", "a", {"min.insync.replicas": "2", "retention.ms": "7200000"}),
-                            ("whole", "b", {"retention.ms": "1000"})]
+    assert target.calls == [("whole", {"a": {"min.insync.replicas": "2", "retention.ms": "7200000"},
+                                       "b": {"retention.ms": "1000"}})]
     assert not sync.incremental  # learnt once
 
 
 def test_a_refused_change_is_logged_once_and_tried_again_at_each_refresh(caplog):
     source = Admin({"a": entries({"retention.ms": "7200000"})})
-    target = Admin({"a": entries({})}, refuse=KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    target = Admin({"a": entries({}, {"retention.ms": "604800000"})}, refuse=KafkaError.TOPIC_AUTHORIZATION_FAILED)
     sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
     assert sync.sync_configs(["a"]) == {} and sync.sync_configs(["a"]) == {}
     assert len(target.calls) == 2
@@ -150,3 +154,15 @@ def test_topics_that_do_not_answer_are_left_for_the_next_refresh():
     target = Admin({})
     sync = TopicSync(source, target, producer=None, create=True, replication_factor=-1, configs=True)
     assert sync.sync_configs(["a", "missing"]) == {} and target.calls == []
+
+
+def test_a_topic_whose_configs_are_denied_is_said_once(caplog):
+    class Denied(Admin):
+        def describe_configs(self, resources, request_timeout):
+            return {r: done(error=KafkaError.TOPIC_AUTHORIZATION_FAILED) for r in resources}
+
+    sync = TopicSync(Denied({}), Admin({}), producer=None, create=True, replication_factor=-1, configs=True)
+    for _ in range(3):
+        assert sync.sync_configs(["a", "b"]) == {}
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 2 and "grant the mirror's principal DESCRIBE_CONFIGS on it" in said[0]

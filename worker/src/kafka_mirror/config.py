@@ -46,7 +46,7 @@ class MirrorConfig:
     abort_on_send_failure: bool = True
     refresh_interval_s: float = 30.0
     create_topics: bool = True  # False: leave creation to the target broker's auto.create.topics.enable
-    sync_topic_configs: bool = True  # existing target topics get the source's own configs at each refresh
+    sync_topic_configs: bool = True  # existing target topics get the source's own configs (default: not provenance)
     provenance: bool = False  # stamp each record with the cluster it was first written to; never mirror one back
     replication_factor: int = -1  # -1: the target broker's default.replication.factor
     metrics_port: int | None = 9464
@@ -150,8 +150,9 @@ def parser() -> argparse.ArgumentParser:
                    help="leave topic creation to the target broker's auto.create.topics.enable")
     p.add_argument("--sync.topic.configs", dest="sync_topic_configs", choices=["true", "false"],
                    help="set on existing target topics the configs their source topics set, at each topic refresh "
-                        "(default true; as MirrorMaker 2's sync.topic.configs.enabled, but never removing a config "
-                        "the target sets and the source does not)")
+                        "(default true, false with --provenance: set it on one direction only; as MirrorMaker 2's "
+                        "sync.topic.configs.enabled, but never removing a config the target sets and the source "
+                        "does not)")
     p.add_argument("--provenance", dest="provenance", choices=["true", "false"],
                    help="active-active: stamp each record with the id of the cluster it was first written to (header "
                         "kafka-mirror.origin, kept on further hops) and never mirror a record back to that cluster "
@@ -211,6 +212,7 @@ def load(argv: list[str]) -> MirrorConfig:
     if exclude is not None and not isinstance(exclude, str):
         raise ConfigError("exclude must be one regular expression (a string), e.g. 'test.*|tmp.*'")
     metrics_port = _integer(pick("metrics_port", 9464), "metrics_port", 0, 65535)
+    provenance = _boolean(pick("provenance", False), "provenance")
     instance_id = pick("instance_id")
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
@@ -223,8 +225,10 @@ def load(argv: list[str]) -> MirrorConfig:
         refresh_interval_s=_integer(pick("topic_refresh_interval_ms", 30000), "topic_refresh_interval_ms", 1000,
                                     86_400_000) / 1000,
         create_topics=_boolean(pick("create_topics", True), "create_topics"),
-        sync_topic_configs=_boolean(pick("sync_topic_configs", True), "sync_topic_configs"),
-        provenance=_boolean(pick("provenance", False), "provenance"),
+        # Active-active: both directions syncing would undo each other's config changes (the first to refresh
+        # writes its side's old value back); on by default elsewhere, off with provenance unless set on one side.
+        sync_topic_configs=_boolean(pick("sync_topic_configs", not provenance), "sync_topic_configs"),
+        provenance=provenance,
         replication_factor=_integer(pick("replication_factor", -1), "replication_factor", -1, 32767),
         metrics_port=metrics_port or None,
         metrics_host=_choice_text(pick("metrics_host", "127.0.0.1"), "metrics_host"),

@@ -183,7 +183,7 @@ class Stream:
             self.producer = self.sync.producer = self._new_producer(rdkafka_log, max(1, min(self.max_bytes.values())))
             self._cluster("target", lambda: partition_counts(self.producer))  # its metadata, as the first one's
         if self.config.provenance:
-            self.origin = (self._cluster_id("source", self.source_admin), self._cluster_id("target", self.producer))
+            self.origin = self._origins()
         if mapped:
             self._start_map(rdkafka_log)
         self.beat.state = "running"
@@ -683,6 +683,15 @@ class Stream:
                         min(self.max_bytes[t] for t in small), self.batch_bytes)
         self.small_batches.update(small)
 
+    def _origins(self) -> tuple[bytes, bytes]:
+        """--provenance: the source's and the target's cluster ids, which must differ."""
+        origin = (self._cluster_id("source", self.source_admin), self._cluster_id("target", self.producer))
+        if origin[0] == origin[1]:  # every record would look like the target's own: none would be mirrored
+            raise MirrorError(f"--provenance: the source and target clusters report the same cluster id "
+                              f"({origin[0].decode()}); clusters made from one copy must get their own ids before "
+                              f"they can mirror both ways")
+        return origin
+
     def _cluster_id(self, side: str, client) -> bytes:
         cluster_id = self._cluster(side, lambda: client.list_topics(timeout=TIMEOUT_S).cluster_id)
         if not cluster_id:
@@ -781,7 +790,7 @@ def _origin_of(headers) -> bytes | None:
     """The value of a record's provenance header (the id of the cluster it was first written to), if it has one."""
     if headers:
         for name, value in headers:
-            if name == ORIGIN_HEADER:
+            if name == ORIGIN_HEADER and value:  # an empty one names no cluster: the record gets ours
                 return value
     return None
 

@@ -58,9 +58,9 @@ def copied_configs(source: AdminClient, topic: str) -> dict[str, str]:
     return _copied(source.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S))
 
 
-def topic_configs(admin: AdminClient, topics: list[str]) -> dict[str, dict]:
+def topic_configs(admin: AdminClient, topics: list[str], said: set[str]) -> dict[str, dict]:
     """Each topic's config entries, in one request per broker; topics that did not answer are left out (the next
-    refresh asks again), a denied one is logged."""
+    refresh asks again). A topic denied to the client is logged once (`said` keeps them)."""
     if not topics:
         return {}
     resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics]
@@ -69,8 +69,12 @@ def topic_configs(admin: AdminClient, topics: list[str]) -> dict[str, dict]:
         try:
             read[resource.name] = future.result(timeout=TIMEOUT_S)
         except KafkaException as exc:
-            level = logging.WARNING if exc.args[0].code() in DENIED else logging.DEBUG
-            log.log(level, "configs of topic %s not read: %s", resource.name, exc.args[0].str())
+            denied = exc.args[0].code() in DENIED and resource.name not in said
+            log.log(logging.WARNING if denied else logging.DEBUG, "configs of topic %s not read: %s%s", resource.name,
+                    exc.args[0].str(), "; grant the mirror's principal DESCRIBE_CONFIGS on it, or turn the sync off "
+                    "(--sync.topic.configs false)" if denied else "")
+            if denied:
+                said.add(resource.name)
         except FutureTimeout:
             log.debug("configs of topic %s not read: no answer", resource.name)
     return read
@@ -78,12 +82,15 @@ def topic_configs(admin: AdminClient, topics: list[str]) -> dict[str, dict]:
 
 def config_changes(source: dict[str, dict[str, str]], target: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """Pure: per topic on both sides, the source's own configs (as _copied gives them) whose value the target does not
-    apply. Set, never removed: a config the target's operator set and the source does not have (a lower
-    max.message.bytes) stays, where MirrorMaker 2's incremental sync would delete it."""
+    apply. Only names the target's brokers know (they describe every config they have): a newer Kafka's config would
+    make an older target refuse the topic's whole change. Set, never removed: a config the target's operator set and
+    the source does not have (a lower max.message.bytes) stays, where MirrorMaker 2's incremental sync would delete
+    it."""
     changes = {}
     for topic, own in source.items():
         if topic in target:
-            differ = {name: value for name, value in own.items() if target[topic].get(name) != value}
+            applied = target[topic]
+            differ = {name: value for name, value in own.items() if name in applied and applied[name] != value}
             if differ:
                 changes[topic] = differ
     return changes
@@ -122,6 +129,20 @@ def default_replication_factor(admin: AdminClient) -> int:
     return int(entry.value) if entry is not None and str(entry.value).isdigit() else -1
 
 
+def _outcomes(futures: dict, deadline: float) -> dict[str, KafkaError | None]:
+    """resource name -> None (done) or the error, every future awaited within one deadline."""
+    out: dict[str, KafkaError | None] = {}
+    for resource, future in futures.items():
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+            out[resource.name] = None
+        except KafkaException as exc:
+            out[resource.name] = exc.args[0]
+        except FutureTimeout:
+            out[resource.name] = KafkaError(KafkaError._TIMED_OUT, "no answer")
+    return out
+
+
 class TopicSync:
     """Keeps the target's topics in step with the source's, as far as the mirror is allowed to."""
 
@@ -135,6 +156,7 @@ class TopicSync:
         self.configs = configs  # keep existing target topics' configs in step with the source's
         self.incremental = True  # IncrementalAlterConfigs (KIP-339, Kafka 2.3); older targets: AlterConfigs
         self.refused: dict[str, dict[str, str]] = {}  # topic -> the change last refused: logged once, tried again
+        self.unread: set[str] = set()  # topics whose configs were denied to the mirror (said once)
 
     def sync(self, source_counts: dict[str, int]) -> dict[str, int]:
         """Create and grow target topics, bring their configs in step; return the target's partition counts for the
@@ -149,48 +171,48 @@ class TopicSync:
         return {t: target_counts[t] for t in source_counts if t in target_counts}
 
     def sync_configs(self, topics: list[str]) -> dict[str, dict[str, str]]:
-        """Set on the target what the source's topics set and the target's do not apply; return what was set."""
-        source = {t: _copied(entries) for t, entries in topic_configs(self.source, topics).items()}
-        target = topic_configs(self.target, [t for t in topics if t in source])
+        """Set on the target what the source's topics set and the target's do not apply; return what was set. One
+        request per cluster, within TIMEOUT_S in all: the stream's loop waits for it."""
+        source = {t: _copied(entries) for t, entries in topic_configs(self.source, topics, self.unread).items()}
+        target = topic_configs(self.target, [t for t in topics if t in source], self.unread)
         changes = config_changes(source, {t: {n: e.value for n, e in entries.items()} for t, entries in target.items()})
+        if not changes:
+            return {}
+        own = {t: {n: e.value for n, e in target[t].items()
+                   if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None} for t in changes}
         done = {}
-        for topic, configs in sorted(changes.items()):
-            own = {n: e.value for n, e in target[topic].items()
-                   if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None}
-            try:
-                self._alter(topic, configs, own)
-            except KafkaException as exc:
-                if self.refused.get(topic) != configs:  # once per change, not at every refresh
-                    self._report(exc, topic, f"set {', '.join(sorted(configs))} on", f"ALTER_CONFIGS on TOPIC {topic}",
-                                 "turn the sync off (--sync.topic.configs false)")
-                self.refused[topic] = configs
+        for topic, error in sorted(self._alter(changes, own).items()):
+            configs = changes[topic]
+            if error is None:
+                log.info("target topic %s: set %s, as on the source", topic,
+                         ", ".join(f"{k}={v}" for k, v in sorted(configs.items())))
+                done[topic] = configs
+                self.refused.pop(topic, None)
                 continue
-            except FutureTimeout:
-                log.warning("changing the configs of target topic %s got no answer; the next refresh checks", topic)
-                continue
-            log.info("target topic %s: set %s, as on the source", topic,
-                     ", ".join(f"{k}={v}" for k, v in sorted(configs.items())))
-            done[topic] = configs
-            self.refused.pop(topic, None)
+            if self.refused.get(topic) != configs:  # once per change, not at every refresh
+                self._report(error, topic, f"set {', '.join(sorted(configs))} on", f"ALTER_CONFIGS on TOPIC {topic}",
+                             "turn the sync off (--sync.topic.configs false)")
+            self.refused[topic] = configs
         return done
 
-    def _alter(self, topic: str, configs: dict[str, str], own: dict[str, str]) -> None:
-        """`own`: every config the target topic sets itself, kept when AlterConfigs replaces the set."""
+    def _alter(self, changes: dict[str, dict[str, str]],
+               own: dict[str, dict[str, str]]) -> dict[str, KafkaError | None]:
+        """Each topic's outcome. `own`: every config a target topic sets itself, kept when AlterConfigs (brokers
+        before Kafka 2.3, KIP-339) replaces the set."""
+        deadline = time.monotonic() + TIMEOUT_S
         if self.incremental:
-            entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()]
-            resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
-            try:
-                self.target.incremental_alter_configs([resource])[resource].result(timeout=TIMEOUT_S)
-                return
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError._UNSUPPORTED_FEATURE:
-                    raise
+            resources = [ConfigResource(ConfigResource.Type.TOPIC, t, incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in c.items()])
+                for t, c in changes.items()]
+            outcome = _outcomes(self.target.incremental_alter_configs(resources, request_timeout=TIMEOUT_S), deadline)
+            if not any(e is not None and e.code() == KafkaError._UNSUPPORTED_FEATURE for e in outcome.values()):
+                return outcome
             self.incremental = False
             log.info("target brokers are older than Kafka 2.3 (no IncrementalAlterConfigs): topic configs are set "
                      "with AlterConfigs, the topic's whole own set at once")
-        # AlterConfigs replaces the topic's own set: send the target's own configs with the changes on top.
-        resource = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={**own, **configs})
-        self.target.alter_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, t, set_config={**own[t], **c})
+                     for t, c in changes.items()]
+        return _outcomes(self.target.alter_configs(resources, request_timeout=TIMEOUT_S), deadline)
 
     def _await_metadata(self, expected: dict[str, int]) -> dict[str, int]:
         """Metadata lags behind creations (ours, or another stream's): wait, bounded, until it shows them."""
@@ -215,7 +237,7 @@ class TopicSync:
                 log.info("created target topic %s with %d partitions", topic, n)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
-                    self._report(exc, topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
+                    self._report(exc.args[0], topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
             created[topic] = n
         return created
@@ -248,7 +270,7 @@ class TopicSync:
                 grown[topic] = topics[topic]
                 log.info("added partitions to target topic %s: now %d, as on the source", topic, topics[topic])
             except KafkaException as exc:
-                self._report(exc, topic, "add partitions to", f"ALTER on TOPIC {topic}")
+                self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
         return grown
 
     def _configs(self, topic: str) -> dict[str, str]:
@@ -260,9 +282,8 @@ class TopicSync:
             return {}
 
     @staticmethod
-    def _report(exc: KafkaException, topic: str, verb: str, acl: str,
+    def _report(error: KafkaError, topic: str, verb: str, acl: str,
                 otherwise: str = "create the topic yourself") -> None:
-        error = exc.args[0]
         if error.code() in DENIED:
             log.error("cannot %s target topic %s: %s; grant the mirror's principal %s, or %s",
                       verb, topic, error.str(), acl, otherwise)

@@ -310,6 +310,11 @@ def test_one_definition_of_a_secret_name_for_properties_and_assignments(name):
     ("<name>xasecure.policymgr.clientssl.keystore.credential.file</name><value>jceks://file/k.jceks</value>",
      f"<name>xasecure.policymgr.clientssl.keystore.credential.file</name><value>{MASK}</value>"),
     ("<password></password>", "<password></password>"),  # nothing to hide
+    ("<value><![CDATA[hunter9]]></value>", "<value><![CDATA[hunter9]]></value>"),  # no name: nothing known
+    ("<name >ssl.keystore.password</name>\n<value><![CDATA[hun<ter10]]></value>",
+     f"<name >ssl.keystore.password</name>\n<value>{MASK}</value>"),
+    ("<Name>KEY_PASSWORD</Name><Value>hunter11</Value>", f"<Name>KEY_PASSWORD</Name><Value>{MASK}</Value>"),
+    ("<ns:password>hunter12</ns:password>", f"<ns:password>{MASK}</ns:password>"),
     ("<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>",
      "<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>"),
 ])
