@@ -60,6 +60,10 @@ class NodeService:
         return int(controls.node_ssh(self.lab, "systemctl", "show", "-p", "NRestarts", "--value", UNIT).strip()
                    or 0)
 
+    def log_text(self) -> str:
+        """The unit's journal on the node: what runner.log_notes reads (it is gone with the unit after stop())."""
+        return controls.node_ssh(self.lab, "journalctl", "-u", UNIT, "--no-pager", "-o", "cat", check=False)
+
     def stop(self) -> int:
         restarts = self.restarts
         controls.node_ssh(self.lab, "systemctl", "stop", UNIT, timeout=180)

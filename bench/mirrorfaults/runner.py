@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from mirrorbench.clusters import BenchError, create_topic, delete_topics, partition_counts
 from mirrorbench.tools import Job, Launch
-from mirrorfaults.stream import PARTITIONS, SteadyStream, verdict
+from mirrorfaults.stream import PARTITIONS, SteadyStream, absent, verdict
 
 RESTART_S = 5.0  # the role's unit: RestartSec=5
 STOP_GRACE_S = 120.0  # the role's unit: TimeoutStopSec=120
@@ -238,8 +238,24 @@ class Watermarks:
         self.thread.join(10)
 
 
+# Kafka Connect's WorkerTask.doRun (apache/kafka 3.9, connect/runtime) logs this when a task's exception is not
+# tolerated (MirrorMaker 2's default errors.tolerance=none): the task stays dead while the process runs on, so a
+# supervisor that restarts failed processes never restarts it.
+TASK_KILLED = "Task is being killed and will not recover until manually restarted"
+
+
+def log_notes(log_text: str) -> list[str]:
+    """What a tool's own log says that the counts alone do not explain."""
+    killed = log_text.count(TASK_KILLED)
+    if not killed:
+        return []
+    return [f"{killed} Connect task(s) killed after a failed send, never restarted while the process ran on (log: "
+            f"\"{TASK_KILLED}\"): what they had not mirrored is counted missing at the end of the run"]
+
+
 def run(lab, tool, scenario, workdir: Path, rate: float, runtime) -> Result:
     """Steady stream, tool running, the fault, recovery, drain, verdict."""
+    rate = scenario.rate or rate
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = f"{workdir.parent.name}-{workdir.name}"
     topic = f"faults-{run_id}"
@@ -271,6 +287,10 @@ def run(lab, tool, scenario, workdir: Path, rate: float, runtime) -> Result:
         watch.stop()
         supervised.stop()
         scenario.cleanup(ctx)
+    ctx.notes.extend(log_notes(supervised.log_text()))
+    if absent(secondary, topic):
+        ctx.notes.append("no target topic at the end: the tool did not create it again, so all it had to mirror "
+                         "is counted missing")
     v = verdict(primary, secondary, topic, topic, ctx.since)
     codes = [c for _, c in supervised.exits]
     result = Result(scenario.name, tool.name, v.produced, v.received, v.missing, v.duplicates, v.order_violations,

@@ -114,6 +114,15 @@ class Tally:
                        self.malformed)
 
 
+def absent(bootstrap: str, topic: str) -> bool:
+    """Whether the cluster has no such topic (a deleted target the tool did not create again)."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=30).topics.get(topic)
+    return md is None or (md.error is not None and md.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+
 def verdict(primary: str, secondary: str, source_topic: str, target_topic: str,
             since: dict[int, int] | None = None) -> Verdict:
     """`since`: per source partition, the first sequence that counts (a scenario that destroys the target's
@@ -128,6 +137,6 @@ def verdict(primary: str, secondary: str, source_topic: str, target_topic: str,
     for m in read_back(primary, source_topic):
         keep(m)
     tally = Tally(source)
-    for m in read_back(secondary, target_topic):
+    for m in () if absent(secondary, target_topic) else read_back(secondary, target_topic):
         tally.tick(m.key(), m.value(), m.headers())
     return tally.verdict()

@@ -38,3 +38,22 @@ def test_report_rows_keep_the_command_that_produced_them():
     assert "python -m mirrorfaults --scenarios kill-9    # 2026-12-02, code at not recorded" in text
     assert "| kill-9 | kafka-mirror | 1,000 | **0** | 10 | 0 | 50 | not recovered | 1 | -9, 0 | - |" in text
     assert "- kill-9, kafka-mirror: n" in text
+
+
+def test_make_tests_short_list_is_issue_15s_scenarios_1_3_6_7_each_a_lighter_run_of_the_full_suites():
+    from mirrorfaults.scenarios import ALL, SHORT
+
+    assert [s.name for s in SHORT] == ["secondary-down-long", "rolling-primary", "kill-9", "rebalance"]
+    full = {s.name: s for s in ALL}
+    for short in SHORT:
+        assert type(short) is type(full[short.name]) and short.tools == full[short.name].tools
+
+
+def test_a_connect_task_killed_for_good_is_noted_with_the_run():
+    from mirrorfaults.runner import log_notes
+
+    line = ("[2026-12-03 07:25:01,000] ERROR WorkerSourceTask{id=MirrorSourceConnector-1} Task threw an uncaught and "
+            "unrecoverable exception. Task is being killed and will not recover until manually restarted "
+            "(org.apache.kafka.connect.runtime.WorkerTask)\n")
+    assert log_notes("all fine\n") == []
+    assert log_notes(line * 2)[0].startswith("2 Connect task(s) killed after a failed send, never restarted")
