@@ -255,7 +255,6 @@ def log_notes(log_text: str) -> list[str]:
 
 def run(lab, tool, scenario, workdir: Path, rate: float, runtime) -> Result:
     """Steady stream, tool running, the fault, recovery, drain, verdict."""
-    rate = scenario.rate or rate
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = f"{workdir.parent.name}-{workdir.name}"
     topic = f"faults-{run_id}"

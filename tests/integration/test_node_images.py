@@ -15,7 +15,7 @@ from kafka_lab.layout import Paths
 from .test_playbook import PLAYBOOK, assert_sandboxed_with_loopback_metrics, on_node
 from .playbook import playbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.images]  # make test-images, not make test
 
 
 def boot_node(lab, suite: str) -> None:
