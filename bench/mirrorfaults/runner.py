@@ -286,7 +286,10 @@ def run(lab, tool, scenario, workdir: Path, rate: float, runtime) -> Result:
         watch.stop()
         supervised.stop()
         scenario.cleanup(ctx)
-    ctx.notes.extend(log_notes(supervised.log_text()))
+    try:  # notes only: a log that cannot be read must not cost the run its verdict
+        ctx.notes.extend(log_notes(supervised.log_text()))
+    except (BenchError, subprocess.SubprocessError, OSError) as exc:
+        ctx.notes.append(f"the tool's log was not read: {exc}")
     if absent(secondary, topic):
         ctx.notes.append("no target topic at the end: the tool did not create it again, so all it had to mirror "
                          "is counted missing")

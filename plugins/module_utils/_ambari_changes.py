@@ -289,8 +289,9 @@ def is_secret(key, secret_keys=frozenset()):
 
 def looks_secret(text):
     """Whether lines hold what mask() would mask: `...password=x`, `-storepass x`, `scheme://user:pw@host`."""
-    return bool(text) and bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text)
-                                or any(_secret_element(m) for m in XML_ELEMENT.finditer(text)))
+    if not text:
+        return False
+    return bool(SECRET_ASSIGNMENT.search(text) or URL_PASSWORD.search(text)) or _holds_secret_element(text)
 
 
 def mask(key, value, secret_keys=frozenset(), whole=False, secret_blocks=frozenset()):
@@ -329,10 +330,17 @@ def _secret_element(match):
 
 
 def _masked_element(match):
-    """A secret element's text masked, its tags kept; any other element as it was."""
-    if not _secret_element(match):
-        return match.group(0)
-    return (match.group(1) or match.group(4)) + MASK
+    """A secret element's text masked, its tags kept; any other element with the secrets inside its text (a CDATA
+    section may hold XML) masked. A CDATA section never holds another, so this goes one level deep."""
+    head = match.group(1) or match.group(4)
+    if _secret_element(match):
+        return head + MASK
+    return head + XML_ELEMENT.sub(_masked_element, match.group(3) or match.group(6))
+
+
+def _holds_secret_element(text):
+    return any(_secret_element(m) or _holds_secret_element(m.group(3) or m.group(6))
+               for m in XML_ELEMENT.finditer(text))
 
 
 def _masked_assignment(match):

@@ -48,6 +48,15 @@ ORDERS = {"failover_groups": [{"pair": "orders", "group": "g"}]}
 PAIRS = [{"name": "orders", "primary": "orders-weu", "secondary": "orders-nue", "workers": ["orders-neu-mirror0"]}]
 
 
+def test_a_worker_outside_the_run_with_failover_stop_mirror_stops_it_before_anything_is_read():
+    """Fail closed: the commit play cannot know a worker it never reached had its mirror running."""
+    proc = playbook("-e", json.dumps({**ORDERS, "failover_stop_mirror": True}), "--limit", "orders-weu,orders-neu")
+    assert proc.returncode != 0
+    assert ("failover_stop_mirror: pair orders's worker(s) orders-neu-mirror0 are not hosts of mirror_workers in "
+            "this run") in (proc.stdout + proc.stderr).replace('\\"', '"')
+    assert "Read the brokers" not in proc.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (("--limit", "orders-weu,payments-wus"),
      'Pair orders\'s secondary "orders-neu" is outside this run (--limit): its groups would not be committed. Drop '

@@ -166,3 +166,26 @@ def test_a_topic_whose_configs_are_denied_is_said_once(caplog):
         assert sync.sync_configs(["a", "b"]) == {}
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(said) == 2 and "grant the mirror's principal DESCRIBE_CONFIGS on it" in said[0]
+
+
+def test_the_clients_own_errors_and_a_timeout_never_stop_the_refresh_nor_count_as_a_refusal(caplog):
+    """confluent-kafka fails every future of a request with the request's error, a RuntimeError included
+    (admin/__init__.py _make_resource_result); an alter without an answer may still land."""
+    class Broken(Admin):
+        def describe_configs(self, resources, request_timeout):
+            future = Future()
+            future.set_exception(RuntimeError("Resource a not found in future-map"))
+            return {r: future for r in resources}
+
+    sync = TopicSync(Broken({}), Admin({}), producer=None, create=True, replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a"]) == {}
+
+    class Slow(Admin):
+        def incremental_alter_configs(self, resources, request_timeout):
+            return {r: done(error=KafkaError._TIMED_OUT) for r in resources}
+
+    source = Admin({"a": entries({"retention.ms": "7200000"})})
+    sync = TopicSync(source, Slow({"a": entries({}, {"retention.ms": "1"})}), producer=None, create=True,
+                     replication_factor=-1, configs=True)
+    assert sync.sync_configs(["a"]) == {} and sync.refused == {}
+    assert "setting retention.ms on target topic a got no answer; the next refresh checks" in caplog.text

@@ -75,8 +75,8 @@ def topic_configs(admin: AdminClient, topics: list[str], said: set[str]) -> dict
                     "(--sync.topic.configs false)" if denied else "")
             if denied:
                 said.add(resource.name)
-        except FutureTimeout:
-            log.debug("configs of topic %s not read: no answer", resource.name)
+        except Exception as exc:  # no answer, or the client's own (a RuntimeError from its future map): next refresh
+            log.debug("configs of topic %s not read: %s", resource.name, exc or "no answer")
     return read
 
 
@@ -140,6 +140,8 @@ def _outcomes(futures: dict, deadline: float) -> dict[str, KafkaError | None]:
             out[resource.name] = exc.args[0]
         except FutureTimeout:
             out[resource.name] = KafkaError(KafkaError._TIMED_OUT, "no answer")
+        except Exception as exc:  # the client's own (a RuntimeError from its future map): never stops the stream
+            out[resource.name] = KafkaError(KafkaError._FAIL, str(exc))
     return out
 
 
@@ -172,7 +174,8 @@ class TopicSync:
 
     def sync_configs(self, topics: list[str]) -> dict[str, dict[str, str]]:
         """Set on the target what the source's topics set and the target's do not apply; return what was set. One
-        request per cluster, within TIMEOUT_S in all: the stream's loop waits for it."""
+        request per step (read the source, read the target, set), each bounded at TIMEOUT_S: the stream's loop waits
+        for them."""
         source = {t: _copied(entries) for t, entries in topic_configs(self.source, topics, self.unread).items()}
         target = topic_configs(self.target, [t for t in topics if t in source], self.unread)
         changes = config_changes(source, {t: {n: e.value for n, e in entries.items()} for t, entries in target.items()})
@@ -188,6 +191,10 @@ class TopicSync:
                          ", ".join(f"{k}={v}" for k, v in sorted(configs.items())))
                 done[topic] = configs
                 self.refused.pop(topic, None)
+                continue
+            if error.code() == KafkaError._TIMED_OUT:  # it may still land: the next refresh reads what it did
+                log.warning("setting %s on target topic %s got no answer; the next refresh checks",
+                            ", ".join(sorted(configs)), topic)
                 continue
             if self.refused.get(topic) != configs:  # once per change, not at every refresh
                 self._report(error, topic, f"set {', '.join(sorted(configs))} on", f"ALTER_CONFIGS on TOPIC {topic}",

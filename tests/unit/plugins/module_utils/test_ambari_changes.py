@@ -315,6 +315,11 @@ def test_one_definition_of_a_secret_name_for_properties_and_assignments(name):
      f"<name >ssl.keystore.password</name>\n<value>{MASK}</value>"),
     ("<Name>KEY_PASSWORD</Name><Value>hunter11</Value>", f"<Name>KEY_PASSWORD</Name><Value>{MASK}</Value>"),
     ("<ns:password>hunter12</ns:password>", f"<ns:password>{MASK}</ns:password>"),
+    # XML inside another element's CDATA (review of session 9)
+    ("<description><![CDATA[<name>ssl.keystore.password</name><value>hunter13</value>]]></description>",
+     f"<description><![CDATA[<name>ssl.keystore.password</name><value>{MASK}</value>]]></description>"),
+    ("<name>template</name><value><![CDATA[<password>hunter14</password>]]></value>",
+     f"<name>template</name><value><![CDATA[<password>{MASK}</password>]]></value>"),
     ("<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>",
      "<name>log.dirs</name><value>/kafka-logs</value><user>kafka</user>"),
 ])
