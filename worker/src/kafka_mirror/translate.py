@@ -100,7 +100,7 @@ def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> lis
             raise LookupError(f"the offset map topic {topic} does not exist on the secondary "
                               f"({md.error.str() if md is not None and md.error else 'not found'}): is the worker "
                               "running with offset_map on, and is offset_map_topic the same?")
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S) for p in md.partitions}
+        ends = {p: watermarks(consumer, TopicPartition(topic, p)) for p in md.partitions}
         consumer.assign([TopicPartition(topic, p, lo) for p, (lo, hi) in ends.items() if hi > lo])
         remaining = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
         out: list[tuple] = []
@@ -117,6 +117,23 @@ def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> lis
         return out
     finally:
         consumer.close()
+
+
+def watermarks(consumer, tp, timeout_s: float = TIMEOUT_S) -> tuple[int, int]:
+    """A partition's low and high watermarks, asked again while its leadership moves (a broker restarting, an
+    election: NOT_LEADER_FOR_PARTITION seen on the lab), within `timeout_s`."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    moving = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TIMED_OUT,
+              KafkaError.UNKNOWN_TOPIC_OR_PART}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=max(1.0, deadline - time.monotonic()))
+        except KafkaException as exc:
+            if exc.args[0].code() not in moving or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def primary_offsets(conf: dict, group: str) -> dict[tuple[str, int], int]:
