@@ -127,64 +127,56 @@ def test_the_report_shows_per_partition_the_primary_offset_the_change_and_the_la
     assert "orders:1: 7 -> 7 (lag 0)" in proc.stdout
 
 
-def test_an_unreachable_worker_is_reported_and_does_not_end_the_run_before_the_report(tmp_path):
-    """The translating and committing plays of failover.yml as they are, with the pair's only worker on a closed
-    port of the loopback: its group is reported as not translated, and the run fails for it at its last task."""
+CLOSED_PORT = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",  # unreachable, at once
+               "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no "
+                                          "-o UserKnownHostsFile=/dev/null"}
+
+
+def commit_plays(tmp_path: Path, workers: dict) -> str:
+    """The translating and committing plays of failover.yml as they are, for pair orders (secondary `sec`, local)
+    with these worker hosts, in order; their output, the run failing."""
     import yaml
 
     plays = yaml.safe_load((ROOT / "playbooks" / "failover.yml").read_text())
     (tmp_path / "plays.yml").write_text(yaml.safe_dump(plays[1:]))
-    ssh = "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
     inventory = {"all": {
-        "vars": {"mirroring_pairs": [{"name": "orders", "primary": "pri", "secondary": "sec", "workers": ["w0"]}],
+        "vars": {"mirroring_pairs": [{"name": "orders", "primary": "pri", "secondary": "sec",
+                                      "workers": list(workers)}],
                  "failover_groups": [{"pair": "orders", "group": "g"}]},
         "children": {
-            "mirror_workers": {"hosts": {"w0": {"ansible_host": "127.0.0.1", "ansible_port": 1,
-                                                "ansible_connection": "ssh", "ansible_ssh_common_args": ssh}}},
+            "mirror_workers": {"hosts": workers},
             "ambari_clusters": {"hosts": {"sec": {"ansible_connection": "local",
                                                   "ansible_python_interpreter": sys.executable}}}}}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "plays.yml")],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+                           str(tmp_path / "plays.yml")], capture_output=True, text=True, timeout=120, cwd=ROOT)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
+    assert "Not failed over on sec: g; the report above says why." in out, out
+    return out
+
+
+def test_an_unreachable_worker_is_reported_and_does_not_end_the_run_before_the_report(tmp_path):
+    """The pair's only worker on a closed port of the loopback: its group is reported as not translated, and the
+    run fails for it at its last task."""
+    out = commit_plays(tmp_path, {"w0": CLOSED_PORT})
     assert "UNREACHABLE" in out  # the fault happened
     assert "group g (pair orders): not translated, its worker w0 could not be reached: " in out, out
     assert "port 1: Connection refused; nothing committed" in out, out
-    assert "Not failed over on sec: g; the report above says why." in out, out
 
 
 def test_a_mirror_that_could_not_be_stopped_leaves_its_pairs_groups_uncommitted_and_fails_the_run(tmp_path):
-    """failover_stop_mirror with one of the pair's two workers unreachable (a closed loopback port): the group is
-    translated on the first, not committed, reported naming the worker, and the run fails (review of session 9: it
-    used to be committed and the run passed)."""
-    import yaml
-
-    plays = yaml.safe_load((ROOT / "playbooks" / "failover.yml").read_text())
-    (tmp_path / "plays.yml").write_text(yaml.safe_dump(plays[1:]))
+    """failover_stop_mirror with one of the pair's two workers unreachable: the group is translated on the first,
+    not committed, reported naming the worker, and the run fails (review of session 9: it used to be committed and
+    the run passed)."""
     fake = tmp_path / "home" / "venv" / "bin" / "kafka-mirror"
     fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\necho '{\"partitions\": [{\"topic\": \"t\", \"partition\": 0, \"source_offset\": 5, "
                     "\"target_offset\": 5, \"status\": \"exact\", \"reread_at_most\": 0, \"reason\": \"\"}]}'\n")
     fake.chmod(0o755)
-    ssh = "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-    inventory = {"all": {
-        "vars": {"mirroring_pairs": [{"name": "orders", "primary": "pri", "secondary": "sec",
-                                      "workers": ["w0", "w1"]}],
-                 "failover_groups": [{"pair": "orders", "group": "g"}]},
-        "children": {
-            "mirror_workers": {"hosts": {
-                # the first worker translates; its mirror is left running here (no systemd in this test)
-                "w0": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                       "mirror_worker_home": str(tmp_path / "home"), "failover_stop_mirror": False},
-                "w1": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
-                       "ansible_ssh_common_args": ssh, "failover_stop_mirror": True}}},
-            "ambari_clusters": {"hosts": {"sec": {"ansible_connection": "local",
-                                                  "ansible_python_interpreter": sys.executable}}}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "plays.yml")],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out
+    out = commit_plays(tmp_path, {
+        # the first worker translates; its mirror is left running here (no systemd in this test)
+        "w0": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+               "mirror_worker_home": str(tmp_path / "home"), "failover_stop_mirror": False},
+        "w1": {**CLOSED_PORT, "failover_stop_mirror": True}})
     assert "group g (pair orders): not committed, failover_stop_mirror could not stop the mirror on w1 (" in out, out
-    assert "Not failed over on sec: g; the report above says why." in out, out
