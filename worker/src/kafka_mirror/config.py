@@ -60,6 +60,9 @@ class MirrorConfig:
     offset_map_topic: str = "kafka-mirror.offset-map"
     source_alias: str = ""  # names the source in the map's keys; default: the mirror's group.id
     sync_groups: tuple[str, ...] = ()
+    # Exactly-once (transactions.py): a transactional producer per stream, positions stored in its transactions.
+    exactly_once: bool = False
+    positions_topic: str = "kafka-mirror.positions"
 
     def admin(self, side: str) -> dict[str, Any]:
         conf = self.consumer if side == "source" else self.producer
@@ -69,9 +72,15 @@ class MirrorConfig:
         """Each stream is a member of the group; with an instance id, a static one (group.instance.id) that keeps
         its partitions across a quick restart. Without one, a dynamic member, unique per process by design."""
         consumer = {**self.consumer, "client.id": f"kafka-mirror-{self.instance_id or socket.gethostname()}-{index}"}
+        producer = self.producer
         if self.instance_id:
             consumer["group.instance.id"] = f"{self.instance_id}-{index}"
-        return replace(self, consumer=consumer)
+        if self.exactly_once:
+            from kafka_mirror.transactions import transactional_id
+
+            producer = {**producer, "transactional.id": transactional_id(consumer["group.id"], self.instance_id or "",
+                                                                          index)}
+        return replace(self, consumer=consumer, producer=producer)
 
 
 def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str) -> tuple[dict, list[str]]:
@@ -170,6 +179,10 @@ def parser() -> argparse.ArgumentParser:
                    help="keep the offset map on the target, for `kafka-mirror offsets translate` (off by default)")
     p.add_argument("--no-offset-map", dest="offset_map", action="store_const", const=False,
                    help="do not keep the offset map (the default)")
+    p.add_argument("--exactly-once", dest="exactly_once", action="store_const", const=True,
+                   help="write the target in transactions that also store where each source partition resumes: a "
+                        "read_committed consumer of the target sees every record once, even after kill -9 (needs "
+                        "--instance.id; not with --offset-map)")
     p.add_argument("--message.handler", dest="message_handler", help=argparse.SUPPRESS)
     p.add_argument("--consumer.rebalance.listener", dest="rebalance_listener", help=argparse.SUPPRESS)
     p.add_argument("--new.consumer", action="store_true", help=argparse.SUPPRESS)
@@ -214,6 +227,10 @@ def load(argv: list[str]) -> MirrorConfig:
     metrics_port = _integer(pick("metrics_port", 9464), "metrics_port", 0, 65535)
     provenance = _boolean(pick("provenance", False), "provenance")
     instance_id = pick("instance_id")
+    exactly_once = _boolean(pick("exactly_once", False), "exactly_once")
+    offset_map = _boolean(pick("offset_map", False), "offset_map")
+    if exactly_once:
+        _check_exactly_once(instance_id, offset_map, producer)
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
         producer={**PRODUCER_DEFAULTS, **producer, **PRODUCER_FIXED},
@@ -235,11 +252,26 @@ def load(argv: list[str]) -> MirrorConfig:
         log_format=_choice_text(pick("log_format", "plain"), "log_format", ("plain", "json")),
         instance_id=_choice_text(instance_id, "instance_id") if instance_id not in (None, "") else None,
         warnings=tuple(w1 + w2),
-        offset_map=_boolean(pick("offset_map", False), "offset_map"),
+        offset_map=offset_map,
         offset_map_topic=_choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic"),
         source_alias=_choice_text(pick("source_alias", consumer["group.id"]), "source_alias"),
         sync_groups=_groups(pick("sync_groups", [])),
+        exactly_once=exactly_once,
+        positions_topic=_choice_text(pick("positions_topic", "kafka-mirror.positions"), "positions_topic"),
     )
+
+
+def _check_exactly_once(instance_id: Any, offset_map: bool, producer: dict) -> None:
+    if instance_id in (None, ""):
+        raise ConfigError("exactly_once needs instance_id (--instance.id), unique per worker and the same across its "
+                          "restarts: the transactional ids are made from it, so that a worker restarted after a crash "
+                          "aborts what its predecessor left open; the mirror_worker role sets it to the host's name")
+    if offset_map:
+        raise ConfigError("exactly_once and offset_map cannot be used together yet: the map is built from delivery "
+                          "reports, which records of a transaction aborted later also get; turn one of them off")
+    if "transactional.id" in producer:
+        raise ConfigError("producer configuration sets transactional.id, which every stream would share; with "
+                          "exactly_once each stream gets kafka-mirror.<group.id>.<instance_id>.<stream>")
 
 
 def _groups(value: Any) -> tuple[str, ...]:
@@ -252,7 +284,8 @@ def _groups(value: Any) -> tuple[str, ...]:
 YAML_KEYS = ("consumer", "producer", "consumer_config", "producer_config", "include", "exclude",
              "num_streams", "offset_commit_interval_ms", "abort_on_send_failure", "topic_refresh_interval_ms",
              "create_topics", "sync_topic_configs", "provenance", "replication_factor", "metrics_port", "metrics_host",
-             "log_format", "instance_id", "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias", "sync_groups")
+             "log_format", "instance_id", "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias",
+             "sync_groups", "exactly_once", "positions_topic")
 
 
 def _check_keys(yml: dict, path: str) -> None:

@@ -36,6 +36,7 @@ from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
 from kafka_mirror.record_size import one_record_batch
 from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts
+from kafka_mirror.transactions import position_record, read_positions
 
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
@@ -50,6 +51,7 @@ LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
 # --provenance: names the cluster a record was first written to (its id), set by the first mirror, kept by the next.
 ORIGIN_HEADER = "kafka-mirror.origin"
+TXN_TIMEOUT_S = 60.0  # init, commit and abort of a transaction (exactly-once)
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
 MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
 PR_SET_PDEATHSIG = 1
@@ -133,6 +135,7 @@ class Stream:
         self.next_group_sync = 0.0
         self.map_retry_at = 0.0
         self.origin: tuple[bytes, bytes] | None = None  # --provenance: (source cluster id, target cluster id)
+        self.in_txn = False  # exactly-once: a transaction is open (records handed over since the last commit)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -186,6 +189,8 @@ class Stream:
             self.origin = self._origins()
         if mapped:
             self._start_map(rdkafka_log)
+        if self.config.exactly_once:
+            self._start_transactions()
         self.beat.state = "running"
         self._heartbeat(force=True)
 
@@ -223,6 +228,24 @@ class Stream:
         self.offset_map.tails = self.tails
         if self.index == 0 and self.config.sync_groups:
             self.group_offsets = GroupOffsets(self.config.admin("source"), rdkafka_log)
+
+    def _start_transactions(self) -> None:
+        """The positions topic, then init_transactions: with the stream's stable transactional id, it aborts what a
+        killed predecessor left open (its records never become visible) and fences it, before any position is read."""
+        topic = self.config.positions_topic
+        try:
+            ensure_topic(self.sync.target, topic, self.config.replication_factor)
+        except (KafkaException, FutureTimeout) as exc:
+            raise MirrorError(f"cannot create the positions topic {topic} on the target "
+                              f"({exc.args[0].str() if isinstance(exc, KafkaException) else 'no answer'}): "
+                              "exactly_once stores where each partition resumes there; grant the mirror's principal "
+                              "CREATE and WRITE on it, or create it (cleanup.policy=compact, 1 partition)") from None
+        try:
+            self.producer.init_transactions(TXN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise MirrorError(f"cannot start transactions on the target ({exc.args[0].str()}): exactly_once needs "
+                              "transactions on the target's brokers and, with an authorizer, WRITE and DESCRIBE on "
+                              f"the transactional id {self.config.producer.get('transactional.id')}") from None
 
     def _close(self) -> None:
         """Commit what may be committed, give up what the target did not acknowledge, leave the group.
@@ -268,6 +291,8 @@ class Stream:
             stale, self.reseek = self.reseek, {}
             messages = [m for m in messages if (m.topic(), m.partition()) not in stale]
             self._seek(stale)
+        if messages and self.config.exactly_once and not self.in_txn and not self._begin():
+            return
         produce, poll, limits, handed = self.producer.produce, self.producer.poll, self.limits, self.handed
         near_max = self.near_max
         reports = self.reports  # failed deliveries land here (the callbacks run inside poll)
@@ -407,7 +432,8 @@ class Stream:
         elif self.tracker.failures:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
-            self._retry_later(self.tracker.rewind())
+            # exactly-once: the aborted transaction held records of every partition handed over since the last commit
+            self._retry_later(self.tracker.rewind(list(self.tracker.pending) if self.config.exactly_once else None))
         elif committed:
             self.beat.last_commit = time.time()
         if self.group_offsets is not None and self.map_writer is not None and \
@@ -469,10 +495,20 @@ class Stream:
             self.offset_map = None
 
     def _commit(self, offsets: dict[tuple[str, int], int]) -> bool:
-        """Commit; True when done (or nothing to do). A commit the group refuses for now (rebalance, coordinator
-        moving) is retried at the next checkpoint; a fenced or fatally failed consumer stops the stream."""
+        """Commit; True when done (or nothing to do). With exactly-once, the transaction (the positions in it)."""
+        if self.config.exactly_once:
+            return self._commit_transaction(offsets)
         if not offsets:
             return True
+        if not self._commit_source(offsets):
+            return False
+        self.tracker.committed_ok(offsets)
+        self.metrics.commits.inc()
+        return True
+
+    def _commit_source(self, offsets: dict[tuple[str, int], int]) -> bool:
+        """The source group's commit. One the group refuses for now (rebalance, coordinator moving) is retried at the
+        next checkpoint; a fenced or fatally failed consumer stops the stream."""
         try:
             self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                                  asynchronous=False)
@@ -487,9 +523,89 @@ class Stream:
                 log.warning("stream %d: commit deferred (%s); acknowledged progress is committed at the next "
                             "checkpoint, at worst mirrored again", self.index, err.str())
             return False
+        return True
+
+    # --- exactly-once: transactions ---------------------------------------------------------------------------
+
+    def _begin(self) -> bool:
+        try:
+            self.producer.begin_transaction()
+        except KafkaException as exc:
+            self._fatal(exc.args[0])  # only a fenced or broken producer refuses to begin
+            return False
+        self.in_txn = True
+        return True
+
+    def _commit_transaction(self, offsets: dict[tuple[str, int], int]) -> bool:
+        """The positions `offsets` (what plan() allows) into the open transaction, then commit it: the target's
+        records and where their partitions resume become visible together. A transaction holding a failed record is
+        aborted (checkpoint() then stops, or mirrors every partition again from its stored position); one with
+        records still unacknowledged stays open for the next checkpoint. The source group's commit follows, for
+        monitoring and for partitions with no stored position."""
+        if self.tracker.failures:
+            self._abort_transaction()
+            return False
+        if self.unsettled or (not offsets and not self.in_txn):
+            return not self.unsettled
+        if not self.in_txn and not self._begin():
+            return False
+        group = self.config.consumer["group.id"]
+        deadline = time.monotonic() + TXN_TIMEOUT_S
+        try:
+            for (topic, partition), offset in offsets.items():
+                key, value = position_record(group, topic, partition, offset)
+                self.producer.produce(self.config.positions_topic, value, key, 0, on_delivery=_ignore_report)
+            while True:
+                try:
+                    self.producer.commit_transaction(max(1.0, deadline - time.monotonic()))
+                    break
+                except KafkaException as exc:  # retriable: the same call again (librdkafka's transactional API)
+                    err = exc.args[0]
+                    if not err.retriable() or err.txn_requires_abort() or time.monotonic() >= deadline:
+                        raise
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.fatal():
+                self._fatal(err)
+                return False
+            log.warning("stream %d: transaction not committed (%s): aborted; its partitions are mirrored again from "
+                        "their stored positions", self.index, err.str())
+            self._purge()  # aborts, and rewinds every partition of the transaction
+            return False
+        self.in_txn = False
         self.tracker.committed_ok(offsets)
         self.metrics.commits.inc()
+        if offsets:
+            self._commit_source(offsets)
         return True
+
+    def _abort_transaction(self) -> None:
+        """Nothing of the open transaction is ever read by a read_committed consumer. The caller rewinds."""
+        if not self.in_txn:
+            return
+        try:
+            self.producer.abort_transaction(TXN_TIMEOUT_S)
+        except KafkaException as exc:  # the producer's state is unknown: commit nothing more
+            self._fatal(exc.args[0])
+            return
+        self.in_txn = False
+
+    def _resume_stored(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Exactly-once: assigned partitions start at their stored positions (else the source group's commit)."""
+        stored = read_positions(self.config.admin("target"), self.config.positions_topic,
+                                self.config.consumer["group.id"])
+        resumed = {}
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is not None:
+                tp.offset = offset
+                resumed[(tp.topic, tp.partition)] = offset
+        self.tracker.committed_ok(resumed)
+        strategy = str(self.config.consumer.get("partition.assignment.strategy", ""))
+        if "cooperative" in strategy.lower():
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
 
     def _take_reports(self) -> None:
         """Failed deliveries into the tracker: one failure per partition and error, each logged and counted."""
@@ -598,6 +714,7 @@ class Stream:
         self.purging = True
         try:
             left = self._cut()
+            self._abort_transaction()
             self._take_reports()
         finally:
             self.purging = False
@@ -710,6 +827,8 @@ class Stream:
                               "and reachable from this host, and its security settings") from None
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.config.exactly_once:
+            self._resume_stored(consumer, partitions)
         self.assigned.update((tp.topic, tp.partition) for tp in partitions)
         self.beat.assigned += len(partitions)
         self.metrics.assigned.inc(len(partitions))
@@ -720,7 +839,9 @@ class Stream:
         Never raises: a failed record keeps its partition uncommitted, and checkpoint() acts on it."""
         tps = [(tp.topic, tp.partition) for tp in partitions]
         try:
-            offsets, left = self._settle(only=tps, timeout=0 if self.unsettled else FLUSH_TIMEOUT_S)
+            # exactly-once: the transaction holds records of every partition, so all their positions go with it
+            offsets, left = self._settle(only=None if self.config.exactly_once else tps,
+                                         timeout=0 if self.unsettled else FLUSH_TIMEOUT_S)
             self._commit(offsets)
         except MirrorError as exc:
             log.error("stream %d: %s", self.index, exc)
@@ -784,6 +905,10 @@ class Stream:
     def _heartbeat(self, force: bool = False) -> None:
         if force or time.time() - self.beat.updated >= 1.0:
             write_heartbeat(self.health_dir, self.beat)
+
+
+def _ignore_report(err: KafkaError | None, msg: Message) -> None:
+    """Positions' delivery reports: a failed one fails commit_transaction, which is where it is handled."""
 
 
 def _origin_of(headers) -> bytes | None:

@@ -1,0 +1,231 @@
+"""Exactly-once mode's decisions: what a transaction holds, when it is committed or aborted, where partitions resume.
+
+Stand-in clients as in test_commits.py (the transactional producer keeps what each committed transaction made
+visible); what Kafka does with the transactions is shown on the lab (tests/integration/test_mirror.py, kill -9 in a
+loop read back read_committed).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from kafka_mirror import mirror as mirror_module
+from kafka_mirror.config import MirrorConfig, load
+from kafka_mirror.errors import ConfigError, SendFailure
+from kafka_mirror.mirror import Stream
+from kafka_mirror.selection import TopicSelection
+from kafka_mirror.transactions import parse_position, position_record
+
+from test_commits import Consumer, Metrics, Producer, records
+
+POSITIONS = "kafka-mirror.positions"
+
+
+class TxnProducer(Producer):
+    """What a read_committed reader of the target sees: the records of committed transactions only."""
+
+    def __init__(self, on_delivery) -> None:
+        super().__init__(on_delivery)
+        self.visible: list[tuple[str, int, bytes]] = []
+        self.begun_at: int | None = None
+        self.commit_error: KafkaError | None = None
+        self.aborts = 0
+
+    def begin_transaction(self) -> None:
+        assert self.begun_at is None, "a transaction is already open"
+        self.begun_at = len(self.sent)
+
+    def commit_transaction(self, timeout: float = -1) -> None:
+        assert self.begun_at is not None, "no transaction to commit"
+        self.flush()
+        if self.commit_error is not None:
+            raise KafkaException(self.commit_error)
+        self.visible += self.sent[self.begun_at:]
+        self.begun_at = None
+
+    def abort_transaction(self, timeout: float = -1) -> None:
+        assert self.begun_at is not None, "no transaction to abort"
+        self.purge()
+        self.aborts += 1
+        self.begun_at = None
+
+    def data(self) -> list[tuple[str, int, bytes]]:
+        return [r for r in self.visible if r[0] != POSITIONS]
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        out = {}
+        for topic, _, value in self.visible:
+            if topic == POSITIONS:
+                out.update(stored(value))
+        return out
+
+
+def stored(value: bytes) -> dict[tuple[str, int], int]:
+    """A position as the stand-in keeps it: its key and value together in the value (see keep_position_keys)."""
+    both = json.loads(value)
+    found = parse_position(both["key"].encode(), both["value"].encode(), "g")
+    return {found[0]: found[1]}
+
+
+class AssigningConsumer(Consumer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assignments: list[list[tuple[str, int, int]]] = []
+
+    def incremental_assign(self, partitions) -> None:
+        self.assignments.append([(tp.topic, tp.partition, tp.offset) for tp in partitions])
+
+    assign = incremental_assign
+
+
+def stream(tmp_path, monkeypatch, abort: bool = True, stored_positions: dict | None = None) -> Stream:
+    config = MirrorConfig(consumer={"group.id": "g", "partition.assignment.strategy": "cooperative-sticky"},
+                          producer={"transactional.id": "kafka-mirror.g.w1.0"},
+                          topics=TopicSelection("a|b", None), abort_on_send_failure=abort, exactly_once=True,
+                          instance_id="w1")
+    monkeypatch.setattr(mirror_module, "read_positions", lambda conf, topic, group: dict(stored_positions or {}))
+    s = Stream(config, 0, tmp_path)
+    s.metrics = Metrics()
+    s.producer = TxnProducer(s._delivered)
+    s.consumer = AssigningConsumer()
+    s.consumer.on_revoke = s._revoked
+    s.limits = {"a": 8, "b": 8}
+    return s
+
+
+def hand_over(s: Stream, batch) -> None:
+    s.consumer.batches.append(batch)
+    s.consumer.assigned = sorted({TopicPartition(m.topic(), m.partition()) for m in batch} | set(s.consumer.assigned),
+                                 key=lambda tp: (tp.topic, tp.partition))
+    s._pass()
+
+
+@pytest.fixture(autouse=True)
+def keep_position_keys(monkeypatch):
+    """The stand-in producer keeps (topic, partition, value) only: a position's key goes into its value."""
+    monkeypatch.setattr(mirror_module, "FLUSH_TIMEOUT_S", 0.3)
+
+    def record(group, topic, partition, offset):
+        key, value = position_record(group, topic, partition, offset)
+        return key, json.dumps({"key": key.decode(), "value": value.decode()}).encode()
+
+    monkeypatch.setattr(mirror_module, "position_record", record)
+
+
+def test_records_and_their_positions_become_visible_in_one_transaction(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 100)))
+    assert s.producer.visible == []  # acknowledged, but not yet committed: a read_committed reader sees nothing
+    s.checkpoint()
+    assert len(s.producer.data()) == 100 and s.producer.positions() == {("a", 0): 100}
+    assert s.consumer.commits == [{("a", 0): 100}]  # the source group's commit follows, for monitoring
+
+
+def test_a_failed_record_aborts_the_whole_transaction_and_every_partition_resumes_at_its_stored_position(
+        tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch, abort=False)
+    hand_over(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    hand_over(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)))
+    s.checkpoint()
+    assert s.producer.aborts == 1 and len(s.producer.data()) == 20  # b's records went with a's: none visible
+    assert s.consumer.seeks == {("a", 0): 10, ("b", 0): 10}  # b too: its records of the aborted transaction
+    del s.producer.fail["a"]
+    s.paused.clear()
+    hand_over(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)))
+    s.checkpoint()
+    assert len(s.producer.data()) == 40 and s.producer.positions() == {("a", 0): 20, ("b", 0): 20}
+
+
+def test_abort_on_send_failure_stops_and_nothing_of_the_transaction_is_ever_committed(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    hand_over(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)))
+    with pytest.raises(SendFailure):
+        s.checkpoint()
+    s._close()
+    assert len(s.producer.data()) == 20 and s.producer.positions() == {("a", 0): 10, ("b", 0): 10}
+
+
+def test_a_transaction_the_target_refuses_to_commit_is_aborted_and_mirrored_again(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    hand_over(s, records("a", 0, range(10, 30)))
+    s.producer.commit_error = KafkaError(KafkaError.INVALID_PRODUCER_EPOCH, txn_requires_abort=True)
+    s.checkpoint()
+    assert s.producer.aborts == 1 and s.consumer.seeks == {("a", 0): 10}
+    assert s.consumer.commits == [{("a", 0): 10}] and s.producer.positions() == {("a", 0): 10}
+
+
+def test_a_fatal_commit_error_stops_the_stream_committing_nothing(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)))
+    s.producer.commit_error = KafkaError(KafkaError._FENCED, fatal=True)
+    s.checkpoint()
+    assert s.stop and s.broken is not None and s.producer.visible == [] and s.consumer.commits == []
+
+
+def test_assigned_partitions_resume_at_their_stored_positions(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch, stored_positions={("a", 0): 40, ("b", 3): 7})
+    s._assigned(s.consumer, [TopicPartition("a", 0), TopicPartition("a", 1)])
+    assert s.consumer.assignments == [[("a", 0, 40), ("a", 1, -1001)]]  # a[1]: the source group's commit
+    assert s.tracker.committed == {("a", 0): 40}  # a rewind goes back there; an unchanged position is not stored
+
+
+def test_a_revoke_stores_every_partitions_position_with_the_transaction(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)) + records("a", 1, range(0, 5)))
+    s._revoked(s.consumer, [TopicPartition("a", 0)])
+    assert s.producer.positions() == {("a", 0): 10, ("a", 1): 5}  # a[1] kept: its records were in it too
+    assert not s.in_txn
+
+
+def test_lost_partitions_abort_the_transaction_so_their_new_owner_is_the_only_writer(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    hand_over(s, records("a", 0, range(10, 20)) + records("b", 0, range(10, 20)))
+    s._lost(s.consumer, [TopicPartition("a", 0)])
+    assert s.producer.aborts == 1 and len(s.producer.data()) == 20 and s.consumer.seeks == {("b", 0): 10}
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "worker.yaml"
+    path.write_text("consumer: {bootstrap.servers: s:9092, group.id: g}\nproducer: {bootstrap.servers: t:9092}\n"
+                    "include: a\n" + text)
+    return str(path)
+
+
+def test_exactly_once_takes_a_stable_transactional_id_per_stream_from_instance_id(tmp_path):
+    cfg = load(["--config", write(tmp_path, "exactly_once: true\ninstance_id: w1\n")])
+    assert cfg.for_stream(1).producer["transactional.id"] == "kafka-mirror.g.w1.1"
+    assert "transactional.id" not in load(["--config", write(tmp_path, "instance_id: w1\n")]).for_stream(0).producer
+
+
+@pytest.mark.parametrize("text, says", [
+    ("exactly_once: true\n", "needs instance_id"),
+    ("exactly_once: true\ninstance_id: w1\noffset_map: true\n", "cannot be used together"),
+    ("exactly_once: true\ninstance_id: w1\nproducer: {bootstrap.servers: t:9092, transactional.id: x}\n",
+     "sets transactional.id"),
+    ("exactly_once: maybe\ninstance_id: w1\n", "exactly_once must be true or false"),
+])
+def test_exactly_once_refuses_what_cannot_work(tmp_path, text, says):
+    path = tmp_path / "w.yaml"
+    base = "consumer: {bootstrap.servers: s:9092, group.id: g}\ninclude: a\n"
+    path.write_text(base + ("" if "producer:" in text else "producer: {bootstrap.servers: t:9092}\n") + text)
+    with pytest.raises(ConfigError) as err:
+        load(["--config", str(path)])
+    assert says in str(err.value)
+
+
+def test_a_position_record_is_read_back_for_its_group_only():
+    key, value = position_record("g", "orders", 3, 1234)
+    assert parse_position(key, value, "g") == (("orders", 3), 1234)
+    assert parse_position(key, value, "other") is None
+    assert parse_position(b"not json", value, "g") is None
