@@ -245,6 +245,30 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path):
     assert duplicates <= beyond_commit  # duplicates are exactly what was in flight since the last commit
 
 
+def test_a_static_member_restarted_with_another_topic_mirrors_it(clusters, tmp_path):
+    """The role restarts the worker with its static instance id when a pair's topics change. Kafka gives a static
+    member that comes back its old assignment without a rebalance while the group is Stable (apache/kafka 3.9
+    GroupCoordinator.scala), so the new topic was never assigned: found by the canary of a setup_mirroring run."""
+    source, target = clusters
+    first, second = (f"static-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for topic in (first, second):
+        create(source, topic)
+    group, instance = f"g-{first}", f"w-{first}"
+    produce(source, first, 1000)
+    mirror = Mirror(tmp_path, source, target, group, "--whitelist", first, "--instance.id", instance)
+    try:
+        wait_count(target, first, 1000, 90, mirror)
+    finally:
+        assert mirror.stop() == 0, mirror.output()[-3000:]
+    produce(source, second, 1000)
+    again = Mirror(tmp_path, source, target, group, "--whitelist", f"{first}|{second}", "--instance.id", instance)
+    try:
+        # within the setup playbook's canary wait (60 s): the old ids expire after session.timeout.ms (45 s)
+        wait_count(target, second, 1000, 60, again)
+    finally:
+        assert again.stop() == 0, again.output()[-3000:]
+
+
 def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
     """The `seq` header of every record a consumer with `isolation` sees, to each partition's end (with
     read_committed: its true end, not a last stable offset an open transaction holds back)."""

@@ -19,7 +19,7 @@ from confluent_kafka.admin import ConfigSource
 from kafka_mirror.config import MirrorConfig
 from kafka_mirror.errors import MirrorError, SendFailure
 from kafka_mirror import mirror as mirror_module
-from kafka_mirror.mirror import Report, Stream
+from kafka_mirror.mirror import Report, Stream, static_member_id
 from kafka_mirror.selection import TopicSelection
 
 
@@ -834,3 +834,11 @@ def test_provenance_refuses_two_clusters_with_one_id(tmp_path):
     s.producer = SimpleNamespace(list_topics=lambda timeout: SimpleNamespace(cluster_id="c1"))
     with pytest.raises(MirrorError, match="report the same cluster id \\(c1\\)"):
         s._origins()
+
+
+def test_a_static_member_id_changes_with_the_topics_or_partitions_it_starts_with_and_only_then():
+    """A returning static member keeps its old assignment with no rebalance (apache/kafka 3.9
+    GroupCoordinator.scala): restarted with other topics, it must come back as another member."""
+    ids = {static_member_id("node7-1", topics) for topics in ({"a": 8}, {"a": 8}, {"a": 8, "b": 8}, {"a": 12})}
+    assert len(ids) == 3 and all(i.startswith("node7-1-") for i in ids)
+    assert static_member_id("node7-1", {"b": 8, "a": 8}) == static_member_id("node7-1", {"a": 8, "b": 8})

@@ -100,7 +100,7 @@ def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str)
     if "group.instance.id" in props:
         raise ConfigError(f"{role} configuration sets group.instance.id, which every stream would share (each one "
                           "would fence the others): give --instance.id (instance_id in worker.yaml) instead; each "
-                          "stream then gets <instance.id>-<stream>")
+                          "stream then gets <instance.id>-<stream>-<digest of its topics>")
     if not props:
         raise ConfigError(f"no {role} configuration: give --{role}.config FILE (or '{role}' in --config worker.yaml)")
     conf, warnings = translate(props, role)
@@ -173,8 +173,8 @@ def parser() -> argparse.ArgumentParser:
                    help="address of /metrics and /health (default 127.0.0.1; 0.0.0.0 exposes them)")
     p.add_argument("--log.format", dest="log_format", choices=["plain", "json"])
     p.add_argument("--instance.id", dest="instance_id",
-                   help="static group membership: member ids <instance.id>-<stream>, unique per worker "
-                        "(default: dynamic membership)")
+                   help="static group membership: member ids <instance.id>-<stream>-<digest of its topics>, unique "
+                        "per worker (default: dynamic membership)")
     p.add_argument("--offset-map", dest="offset_map", action="store_const", const=True,
                    help="keep the offset map on the target, for `kafka-mirror offsets translate` (off by default)")
     p.add_argument("--no-offset-map", dest="offset_map", action="store_const", const=False,

@@ -12,6 +12,7 @@ write a partition at once. kill -9 at any moment re-delivers at most what was in
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import os
@@ -174,10 +175,15 @@ class Stream:
         rdkafka_log = logging.getLogger("kafka_mirror.librdkafka")
         mapped = self.config.offset_map
         self.producer = self._new_producer(rdkafka_log)
+        self.source_admin = AdminClient({**self.config.admin("source"), "logger": rdkafka_log})
+        if "group.instance.id" in self.config.consumer:
+            topics = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
+            member = static_member_id(self.config.consumer["group.instance.id"], topics)
+            self.config = replace(self.config, consumer={**self.config.consumer, "group.instance.id": member})
+            log.info("stream %d: static member %s", self.index, member)
         self.consumer = Consumer({**self.config.consumer, "error_cb": self._client_error, "logger": rdkafka_log,
                                   "stats_cb": self._stats, "statistics.interval.ms": STATS_INTERVAL_MS,
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
-        self.source_admin = AdminClient({**self.config.admin("source"), "logger": rdkafka_log})
         self.sync = TopicSync(self.source_admin, AdminClient({**self.config.admin("target"), "logger": rdkafka_log}),
                               self.producer, self.config.create_topics, self.config.replication_factor,
                               configs=self.config.sync_topic_configs and self.index == 0)  # one stream is enough
@@ -905,6 +911,19 @@ class Stream:
     def _heartbeat(self, force: bool = False) -> None:
         if force or time.time() - self.beat.updated >= 1.0:
             write_heartbeat(self.health_dir, self.beat)
+
+
+def static_member_id(base: str, topics: dict[str, int]) -> str:
+    """`base` (<instance_id>-<stream>) and a digest of the source topics and partition counts it starts with.
+
+    A static member that comes back under its old id gets its old assignment and no rebalance while the group is
+    Stable, whatever it now subscribes to (apache/kafka 3.9 GroupCoordinator.scala, updateStaticMemberAndRebalance:
+    "Static member which joins during Stable stage and doesn't affect selectProtocol will not trigger rebalance").
+    A restart with other topics or partitions (the role changed a pair's topics, or topics appeared while it was
+    down) would then mirror none of the new ones. With the digest it joins as a new member and the group rebalances
+    (after session.timeout.ms, when the old ids expire); a restart with the same topics keeps its partitions."""
+    digest = hashlib.sha256(json.dumps(sorted(topics.items())).encode()).hexdigest()[:8]
+    return f"{base}-{digest}"
 
 
 def _ignore_report(err: KafkaError | None, msg: Message) -> None:
