@@ -229,3 +229,11 @@ def test_a_position_record_is_read_back_for_its_group_only():
     assert parse_position(key, value, "g") == (("orders", 3), 1234)
     assert parse_position(key, value, "other") is None
     assert parse_position(b"not json", value, "g") is None
+
+
+def test_after_a_fatal_error_the_open_transaction_is_never_committed(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)))
+    s._fatal(KafkaError(KafkaError._FENCED, fatal=True))
+    s._close()
+    assert s.producer.visible == [] and s.consumer.commits == []

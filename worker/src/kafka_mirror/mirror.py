@@ -548,6 +548,8 @@ class Stream:
         aborted (checkpoint() then stops, or mirrors every partition again from its stored position); one with
         records still unacknowledged stays open for the next checkpoint. The source group's commit follows, for
         monitoring and for partitions with no stored position."""
+        if self.broken is not None:  # a fatal client error: nothing is committed after it
+            return False
         if self.tracker.failures:
             self._abort_transaction()
             return False
