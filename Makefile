@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KAFKA_LAB_HOME ?= /var/lib/kafka-lab
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo deps venv wheel dist changelog lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration test-ansible bench bench-lab bench-quick bench-secure bench-fleet test-releases test-secure test-images clean
+.PHONY: demo deps venv wheel dist changelog lab-up lab-down lab-status lint sanity molecule test test-unit test-contract test-integration test-ansible bench bench-lab bench-quick bench-secure bench-fleet failover-demo test-releases test-secure test-images clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -163,6 +163,13 @@ faults: deps venv wheel
 	$(VENV)/bin/kafka-lab up --node
 	$(VENV)/bin/ansible-playbook setup-mirroring.yml
 	PYTHONPATH=bench $(PY) -m mirrorfaults
+
+# A consumer group failed over mid-stream with failover.yml (kafka-mirror's offset map) and with MirrorMaker 2's
+# checkpoints in the same run, sequence-checked, plain and under kill -9 (docs/FAILOVER.md, about 20 minutes). It
+# deploys kafka-mirror to the node with this run's topics and groups: `make demo` sets the lab's pair back.
+failover-demo: deps venv wheel
+	$(VENV)/bin/kafka-lab up --node
+	PYTHONPATH=bench $(PY) -m failoverdemo
 
 # The playbook, molecule and every Kafka-facing integration test on the Kafka releases HDInsight ships (4.0: 2.1,
 # 5.0: 2.4, 5.1: 3.2, all with ZooKeeper): by default the oldest, 2.1.1. Each release gets a lab of its own, in

@@ -27,6 +27,15 @@ def key_of(k: int) -> bytes:
     return b"key-%02d" % k
 
 
+def identity(key: bytes | None, value: bytes | None) -> tuple[int, int] | None:
+    """(source partition, sequence) of a record of the stream; None for any other record."""
+    try:
+        p, k, seq = ID.unpack_from(value or b"")
+    except struct.error:
+        return None
+    return (p, seq) if key == key_of(k) and len(value) == VALUE_SIZE else None
+
+
 def _produce(bootstrap: str, topic: str, rate: float, stop, produced) -> None:
     """A steady rate, record i with key i % KEYS; runs in its own process until `stop` is set."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,

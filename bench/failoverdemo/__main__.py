@@ -1,0 +1,3 @@
+from failoverdemo.cli import main
+
+main()
