@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import IsolationLevel
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from kafka_lab.layout import KAFKA_PORT, SASL_SSL_PORT, Paths, load_config
@@ -82,14 +83,17 @@ def reachable(bootstrap: str) -> None:
 
 
 def partition_counts(admin: AdminClient, topic: str) -> list[int] | None:
-    """Records per partition (high minus low watermark), or None while the topic is not (fully) there."""
+    """Records per partition (last stable offset minus low watermark: records of transactions not yet committed are
+    not counted, so a transactional tool is timed to what its readers see; for the others it is the high
+    watermark), or None while the topic is not (fully) there."""
     md = admin.list_topics(topic, timeout=10).topics.get(topic)
     if md is None or md.error is not None or not md.partitions:
         return None
     tps = [TopicPartition(topic, p) for p in sorted(md.partitions)]
     try:
         low = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=10)
-        high = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=10)
+        high = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=10,
+                                  isolation_level=IsolationLevel.READ_COMMITTED)
         return [high[tp].result().offset - low[tp].result().offset for tp in tps]
     except KafkaException:
         return None

@@ -86,18 +86,23 @@ class Tool:
 
 
 class KafkaMirror(Tool):
-    """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting."""
+    """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting; `exactly_once`: the mode of
+    that name, with the static instance id it needs (unique per run)."""
 
-    def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "") -> None:
+    def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False) -> None:
         self.name = name
         self.consumer_extra = consumer_extra
+        self.exactly_once = exactly_once
 
     def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
         consumer, producer = _client_files(job)
         if self.consumer_extra:
             consumer.write_text(consumer.read_text() + self.consumer_extra)
         exe = shutil.which("kafka-mirror", path=str(Path(sys.executable).parent)) or "kafka-mirror"
-        static = ["--instance.id", job.instance_id] if job.instance_id else []
+        instance_id = job.instance_id or (f"bench-{job.run_id}" if self.exactly_once else None)
+        static = ["--instance.id", instance_id] if instance_id else []
+        if self.exactly_once:
+            static.append("--exactly-once")
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
                        "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0",
                        *static], {"STATE_DIRECTORY": str(job.workdir)})
@@ -178,4 +183,6 @@ class OverSaslSsl(Tool):
 TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMaker1(),
          # librdkafka's own default, which kafka-mirror overrode after profiling (bench/README.md)
          "kafka-mirror-backoff1000": KafkaMirror("kafka-mirror, fetch.queue.backoff.ms=1000",
-                                                 "fetch.queue.backoff.ms=1000\n")}
+                                                 "fetch.queue.backoff.ms=1000\n"),
+         # transactions on the target with the positions in them (issue 11): its throughput cost
+         "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True)}
