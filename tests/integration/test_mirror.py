@@ -29,8 +29,8 @@ def clusters(reachable):
 class Mirror:
     """kafka-mirror as a process group of its own (supervisor + stream processes)."""
 
-    def __init__(self, workdir: Path, source: str, target: str, group: str, *args: str) -> None:
-        (workdir / "consumer.properties").write_text(f"bootstrap.servers={source}\ngroup.id={group}\n")
+    def __init__(self, workdir: Path, source: str, target: str, group: str, *args: str, consumer: str = "") -> None:
+        (workdir / "consumer.properties").write_text(f"bootstrap.servers={source}\ngroup.id={group}\n{consumer}")
         (workdir / "producer.properties").write_text(f"bootstrap.servers={target}\ncompression.type=none\n")
         self.argv = [str(Path(sys.executable).parent / "kafka-mirror"), "--consumer.config",
                      str(workdir / "consumer.properties"), "--producer.config", str(workdir / "producer.properties"),
@@ -255,15 +255,18 @@ def test_a_static_member_restarted_with_another_topic_mirrors_it(clusters, tmp_p
         create(source, topic)
     group, instance = f"g-{first}", f"w-{first}"
     produce(source, first, 1000)
-    mirror = Mirror(tmp_path, source, target, group, "--whitelist", first, "--instance.id", instance)
+    # The old ids expire after session.timeout.ms before the group rebalances: the brokers' minimum here (librdkafka's
+    # default, 45 s, is what the role runs with; setup_mirroring's canary waits 60 s for it and passed)
+    session = "session.timeout.ms=6000\n"
+    mirror = Mirror(tmp_path, source, target, group, "--whitelist", first, "--instance.id", instance, consumer=session)
     try:
         wait_count(target, first, 1000, 90, mirror)
     finally:
         assert mirror.stop() == 0, mirror.output()[-3000:]
     produce(source, second, 1000)
-    again = Mirror(tmp_path, source, target, group, "--whitelist", f"{first}|{second}", "--instance.id", instance)
+    again = Mirror(tmp_path, source, target, group, "--whitelist", f"{first}|{second}", "--instance.id", instance,
+                   consumer=session)
     try:
-        # within the setup playbook's canary wait (60 s): the old ids expire after session.timeout.ms (45 s)
         wait_count(target, second, 1000, 60, again)
     finally:
         assert again.stop() == 0, again.output()[-3000:]
@@ -272,10 +275,15 @@ def test_a_static_member_restarted_with_another_topic_mirrors_it(clusters, tmp_p
 def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
     """The `seq` header of every record a consumer with `isolation` sees, to each partition's end (with
     read_committed: its true end, not a last stable offset an open transaction holds back)."""
+    # The high watermarks as a read_uncommitted client is told them: a read_committed one is told the last stable
+    # offsets, which an open transaction holds back.
+    ends_of = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
+                        "isolation.level": "read_uncommitted"})
+    parts = ends_of.list_topics(topic, timeout=30).topics[topic].partitions
+    ends = {p: ends_of.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+    ends_of.close()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                          "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": isolation})
-    parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
     consumer.assign([TopicPartition(topic, p, -2) for p in parts])
     seqs: list[int] = []
     done: set[int] = set()

@@ -110,7 +110,9 @@ def supervise(cfg: config_mod.MirrorConfig) -> int:
 
 def members_guard(cfg: config_mod.MirrorConfig) -> socket.socket | None:
     """Static member ids are the worker's identity: a second worker on this host with the same group and
-    instance id would fence the running one (FENCED_INSTANCE_ID is fatal to it). The newcomer refuses instead.
+    instance id would fence the running one (FENCED_INSTANCE_ID is fatal to it; with exactly-once its producers too,
+    through the shared transactional ids, even when its topics and so its member ids differ). The newcomer refuses
+    instead.
 
     An abstract Unix socket is held while the worker runs: the kernel frees it when the process dies, even by
     kill -9, so a restarted worker is never locked out. Workers on other hosts need their own instance ids.

@@ -72,15 +72,14 @@ class MirrorConfig:
         """Each stream is a member of the group; with an instance id, a static one (group.instance.id) that keeps
         its partitions across a quick restart. Without one, a dynamic member, unique per process by design."""
         consumer = {**self.consumer, "client.id": f"kafka-mirror-{self.instance_id or socket.gethostname()}-{index}"}
-        producer = self.producer
         if self.instance_id:
             consumer["group.instance.id"] = f"{self.instance_id}-{index}"
-        if self.exactly_once:
-            from kafka_mirror.transactions import transactional_id
+        return replace(self, consumer=consumer)
 
-            producer = {**producer, "transactional.id": transactional_id(consumer["group.id"], self.instance_id or "",
-                                                                          index)}
-        return replace(self, consumer=consumer, producer=producer)
+    @property
+    def transaction_timeout_s(self) -> float:
+        """librdkafka's transaction.timeout.ms (default 60000): how long a dead producer's transaction stays open."""
+        return int(self.producer.get("transaction.timeout.ms", 60000)) / 1000
 
 
 def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str) -> tuple[dict, list[str]]:
@@ -183,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
                    help="write the target in transactions that also store where each source partition resumes: a "
                         "read_committed consumer of the target sees every record once, even after kill -9 (needs "
                         "--instance.id; not with --offset-map)")
+    p.add_argument("--no-exactly-once", dest="exactly_once", action="store_const", const=False,
+                   help="do not use transactions (the default)")
     p.add_argument("--message.handler", dest="message_handler", help=argparse.SUPPRESS)
     p.add_argument("--consumer.rebalance.listener", dest="rebalance_listener", help=argparse.SUPPRESS)
     p.add_argument("--new.consumer", action="store_true", help=argparse.SUPPRESS)
@@ -231,10 +232,13 @@ def load(argv: list[str]) -> MirrorConfig:
     offset_map = _boolean(pick("offset_map", False), "offset_map")
     if exactly_once:
         _check_exactly_once(instance_id, offset_map, producer)
+    offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")
+    positions_topic = _choice_text(pick("positions_topic", "kafka-mirror.positions"), "positions_topic")
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
         producer={**PRODUCER_DEFAULTS, **producer, **PRODUCER_FIXED},
-        topics=TopicSelection(include, exclude),
+        # the mirror's own topics are never mirrored: a reverse or chained mirror would copy another's state
+        topics=TopicSelection(include, exclude, own=(offset_map_topic, positions_topic)),
         streams=_integer(pick("num_streams", 1), "num_streams", 1, 256),
         commit_interval_s=_integer(pick("offset_commit_interval_ms", 5000), "offset_commit_interval_ms", 100,
                                    3_600_000) / 1000,
@@ -253,11 +257,11 @@ def load(argv: list[str]) -> MirrorConfig:
         instance_id=_choice_text(instance_id, "instance_id") if instance_id not in (None, "") else None,
         warnings=tuple(w1 + w2),
         offset_map=offset_map,
-        offset_map_topic=_choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic"),
+        offset_map_topic=offset_map_topic,
         source_alias=_choice_text(pick("source_alias", consumer["group.id"]), "source_alias"),
         sync_groups=_groups(pick("sync_groups", [])),
         exactly_once=exactly_once,
-        positions_topic=_choice_text(pick("positions_topic", "kafka-mirror.positions"), "positions_topic"),
+        positions_topic=positions_topic,
     )
 
 
@@ -271,7 +275,14 @@ def _check_exactly_once(instance_id: Any, offset_map: bool, producer: dict) -> N
                           "reports, which records of a transaction aborted later also get; turn one of them off")
     if "transactional.id" in producer:
         raise ConfigError("producer configuration sets transactional.id, which every stream would share; with "
-                          "exactly_once each stream gets kafka-mirror.<group.id>.<instance_id>.<stream>")
+                          "exactly_once each stream gets kafka-mirror.<group.id>.<instance_id>.<stream>.<source "
+                          "cluster id>")
+    txn_ms = _integer(producer.get("transaction.timeout.ms", 60000), "transaction.timeout.ms", 1000, 900_000)
+    for name in ("delivery.timeout.ms", "message.timeout.ms"):
+        if name in producer and _integer(producer[name], name, 0, 2**31 - 1) > txn_ms:
+            raise ConfigError(f"producer {name}={producer[name]} is above transaction.timeout.ms={txn_ms}, which "
+                              "librdkafka refuses with exactly_once: lower it, or raise transaction.timeout.ms (at "
+                              "most the brokers' transaction.max.timeout.ms, 900000 by default)")
 
 
 def _groups(value: Any) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
 from kafka_mirror.record_size import one_record_batch
 from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts
-from kafka_mirror.transactions import position_record, read_positions
+from kafka_mirror.transactions import position_record, read_positions, transactional_id
 
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
@@ -52,7 +52,10 @@ LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
 # --provenance: names the cluster a record was first written to (its id), set by the first mirror, kept by the next.
 ORIGIN_HEADER = "kafka-mirror.origin"
-TXN_TIMEOUT_S = 60.0  # init, commit and abort of a transaction (exactly-once)
+TXN_TIMEOUT_S = 60.0  # init_transactions (exactly-once)
+TXN_RETRY_S = 180.0  # commit or abort of a transaction, retried while librdkafka says retriable
+# The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
+POSITIONS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
 MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
 PR_SET_PDEATHSIG = 1
@@ -137,6 +140,9 @@ class Stream:
         self.map_retry_at = 0.0
         self.origin: tuple[bytes, bytes] | None = None  # --provenance: (source cluster id, target cluster id)
         self.in_txn = False  # exactly-once: a transaction is open (records handed over since the last commit)
+        self.send_failure: str | None = None  # exactly-once: an aborted transaction's failure, for checkpoint() to stop
+        self.source_id = ""  # exactly-once: the source cluster's id, in the positions' keys and transactional ids
+        self.source_behind: dict[tuple[str, int], int] = {}  # exactly-once: source commits behind stored positions
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -174,8 +180,13 @@ class Stream:
         self.metrics = StreamMetrics()
         rdkafka_log = logging.getLogger("kafka_mirror.librdkafka")
         mapped = self.config.offset_map
-        self.producer = self._new_producer(rdkafka_log)
         self.source_admin = AdminClient({**self.config.admin("source"), "logger": rdkafka_log})
+        if self.config.exactly_once:  # two sources may share a group name: their positions must not mix
+            self.source_id = self._cluster_id("source", self.source_admin, "exactly_once scopes its positions")
+            txn_id = transactional_id(self.config.consumer["group.id"], self.config.instance_id or "", self.index,
+                                      self.source_id)
+            self.config = replace(self.config, producer={**self.config.producer, "transactional.id": txn_id})
+        self.producer = self._new_producer(rdkafka_log)
         if "group.instance.id" in self.config.consumer:
             topics = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
             member = static_member_id(self.config.consumer["group.instance.id"], topics)
@@ -240,12 +251,13 @@ class Stream:
         killed predecessor left open (its records never become visible) and fences it, before any position is read."""
         topic = self.config.positions_topic
         try:
-            ensure_topic(self.sync.target, topic, self.config.replication_factor)
+            ensure_topic(self.sync.target, topic, self.config.replication_factor, POSITIONS_TOPIC_CONFIGS)
         except (KafkaException, FutureTimeout) as exc:
             raise MirrorError(f"cannot create the positions topic {topic} on the target "
                               f"({exc.args[0].str() if isinstance(exc, KafkaException) else 'no answer'}): "
                               "exactly_once stores where each partition resumes there; grant the mirror's principal "
-                              "CREATE and WRITE on it, or create it (cleanup.policy=compact, 1 partition)") from None
+                              "CREATE, WRITE, READ and DESCRIBE on it, or create it (cleanup.policy=compact, 1 "
+                              "partition)") from None
         try:
             self.producer.init_transactions(TXN_TIMEOUT_S)
         except KafkaException as exc:
@@ -431,6 +443,8 @@ class Stream:
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
         committed = self._commit(offsets)
+        if self.send_failure is not None:  # exactly-once: the transaction with the failed record was aborted
+            raise SendFailure(self.send_failure)
         if left:
             # Any record in flight may still fail: failures are acted on once every report is in.
             log.warning("stream %d: %d records still unacknowledged after the flush; not committing this time",
@@ -438,8 +452,7 @@ class Stream:
         elif self.tracker.failures:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
-            # exactly-once: the aborted transaction held records of every partition handed over since the last commit
-            self._retry_later(self.tracker.rewind(list(self.tracker.pending) if self.config.exactly_once else None))
+            self._retry_later(self.tracker.rewind())
         elif committed:
             self.beat.last_commit = time.time()
         if self.group_offsets is not None and self.map_writer is not None and \
@@ -544,70 +557,108 @@ class Stream:
 
     def _commit_transaction(self, offsets: dict[tuple[str, int], int]) -> bool:
         """The positions `offsets` (what plan() allows) into the open transaction, then commit it: the target's
-        records and where their partitions resume become visible together. A transaction holding a failed record is
-        aborted (checkpoint() then stops, or mirrors every partition again from its stored position); one with
-        records still unacknowledged stays open for the next checkpoint. The source group's commit follows, for
-        monitoring and for partitions with no stored position."""
+        records and where their partitions resume become visible together. A transaction with records still
+        unacknowledged stays open for the next checkpoint. The source group's commit follows, for monitoring."""
         if self.broken is not None:  # a fatal client error: nothing is committed after it
             return False
         if self.tracker.failures:
-            self._abort_transaction()
+            # Aborting drops every record of the transaction, not only the failed ones: every partition goes back to
+            # its stored position now. (Left to the next checkpoint, a revoke in between would take the failure
+            # with it and leave the kept partitions past records that were never committed.)
+            failures = list(self.tracker.failures)
+            self._purge(pause_s=0.0 if self.config.abort_on_send_failure else RETRY_PAUSE_S)
+            if self.config.abort_on_send_failure:
+                self.send_failure = _stop_text(failures)
             return False
         if self.unsettled or (not offsets and not self.in_txn):
+            if not self.unsettled:
+                self._align_source()
             return not self.unsettled
         if not self.in_txn and not self._begin():
             return False
         group = self.config.consumer["group.id"]
-        deadline = time.monotonic() + TXN_TIMEOUT_S
         try:
             for (topic, partition), offset in offsets.items():
-                key, value = position_record(group, topic, partition, offset)
+                key, value = position_record(self.source_id, group, topic, partition, offset)
                 self.producer.produce(self.config.positions_topic, value, key, 0, on_delivery=_ignore_report)
-            while True:
-                try:
-                    self.producer.commit_transaction(max(1.0, deadline - time.monotonic()))
-                    break
-                except KafkaException as exc:  # retriable: the same call again (librdkafka's transactional API)
-                    err = exc.args[0]
-                    if not err.retriable() or err.txn_requires_abort() or time.monotonic() >= deadline:
-                        raise
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.fatal():
+        except (KafkaException, BufferError) as exc:
+            log.warning("stream %d: positions not handed to the producer (%s): the transaction is aborted and mirrored "
+                        "again", self.index, exc)
+            self._purge()
+            return False
+        err = self._transact(self.producer.commit_transaction)
+        if err is not None:
+            if err.txn_requires_abort():
+                log.warning("stream %d: transaction not committed (%s): aborted; its partitions are mirrored again "
+                            "from their stored positions", self.index, err.str())
+                self._purge()  # aborts, and rewinds every partition of the transaction
+            else:  # fatal, or neither retriable nor abortable: librdkafka's contract says stop
                 self._fatal(err)
-                return False
-            log.warning("stream %d: transaction not committed (%s): aborted; its partitions are mirrored again from "
-                        "their stored positions", self.index, err.str())
-            self._purge()  # aborts, and rewinds every partition of the transaction
             return False
         self.in_txn = False
         self.tracker.committed_ok(offsets)
         self.metrics.commits.inc()
         if offsets:
             self._commit_source(offsets)
+        for tp in offsets:
+            self.source_behind.pop(tp, None)
+        self._align_source()
         return True
+
+    def _align_source(self) -> None:
+        """Source commits found behind the stored positions at assignment (a worker killed between its transaction's
+        commit and the source group's) are moved up to them, so that the group's lag shows what is left to mirror
+        even when nothing more arrives."""
+        due = {tp: o for tp, o in self.source_behind.items() if tp in self.assigned}
+        self.source_behind = {}
+        if due and not self._commit_source(due):
+            self.source_behind.update(due)
+
+    def _transact(self, call: Callable[[float], None]) -> KafkaError | None:
+        """commit_transaction or abort_transaction, the same call again while librdkafka says retriable (its
+        transactional API's contract), each bounded by transaction.timeout.ms (-1), the whole by TXN_RETRY_S."""
+        deadline = time.monotonic() + TXN_RETRY_S
+        while True:
+            try:
+                call(-1)
+                return None
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.fatal() or err.txn_requires_abort() or not err.retriable() or time.monotonic() >= deadline:
+                    return err
 
     def _abort_transaction(self) -> None:
         """Nothing of the open transaction is ever read by a read_committed consumer. The caller rewinds."""
         if not self.in_txn:
             return
-        try:
-            self.producer.abort_transaction(TXN_TIMEOUT_S)
-        except KafkaException as exc:  # the producer's state is unknown: commit nothing more
-            self._fatal(exc.args[0])
+        err = self._transact(self.producer.abort_transaction)
+        if err is not None:  # the producer's state is unknown: commit nothing more
+            self._fatal(err)
             return
         self.in_txn = False
 
     def _resume_stored(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Exactly-once: assigned partitions start at their stored positions (else the source group's commit)."""
-        stored = read_positions(self.config.admin("target"), self.config.positions_topic,
-                                self.config.consumer["group.id"])
+        """Exactly-once: assigned partitions start at their stored positions, or at the source group's commit where
+        it is further (the group was moved on by a run without exactly-once, or by an operator)."""
+        if not partitions:  # cooperative rebalances call on_assign with nothing new too
+            return
+        stored = read_positions(self.config.admin("target"), self.config.positions_topic, self.source_id,
+                                self.config.consumer["group.id"], self.config.transaction_timeout_s + 15)
+        try:
+            committed = {(tp.topic, tp.partition): tp.offset
+                         for tp in consumer.committed([TopicPartition(tp.topic, tp.partition) for tp in partitions],
+                                                      timeout=TIMEOUT_S)}
+        except KafkaException as exc:
+            raise MirrorError(f"cannot read the group's committed offsets on the source: {exc.args[0].str()}") from None
         resumed = {}
         for tp in partitions:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
+            key = (tp.topic, tp.partition)
+            offset = max(stored.get(key, -1), committed.get(key, -1))
+            if key in stored:  # else where librdkafka resumes anyway: the commit, or auto.offset.reset
                 tp.offset = offset
-                resumed[(tp.topic, tp.partition)] = offset
+                resumed[key] = offset
+                if committed.get(key, -1) < offset:
+                    self.source_behind[key] = offset
         self.tracker.committed_ok(resumed)
         strategy = str(self.config.consumer.get("partition.assignment.strategy", ""))
         if "cooperative" in strategy.lower():
@@ -715,7 +766,7 @@ class Stream:
             if pause_s:
                 self.paused[(tp.topic, tp.partition)] = time.monotonic() + pause_s
 
-    def _purge(self) -> None:
+    def _purge(self, pause_s: float = 0.0) -> None:
         """Drop every record the producer still holds, and mirror the partitions we keep again from their last
         commit: queued records are never sent, and requests in flight are not retried (one the broker already
         received may still be written, so a partition given up can see a late duplicate, never a gap)."""
@@ -732,7 +783,7 @@ class Stream:
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
         positions = self.tracker.rewind(list(self.tracker.pending))
-        self._seek(positions)
+        self._seek(positions, pause_s)
         if positions:
             log.warning("stream %d: mirroring %d partition(s) again from their last commit", self.index,
                         len(positions))
@@ -810,19 +861,20 @@ class Stream:
 
     def _origins(self) -> tuple[bytes, bytes]:
         """--provenance: the source's and the target's cluster ids, which must differ."""
-        origin = (self._cluster_id("source", self.source_admin), self._cluster_id("target", self.producer))
+        origin = (self._cluster_id("source", self.source_admin).encode(),
+                  self._cluster_id("target", self.producer).encode())
         if origin[0] == origin[1]:  # every record would look like the target's own: none would be mirrored
             raise MirrorError(f"--provenance: the source and target clusters report the same cluster id "
                               f"({origin[0].decode()}); clusters made from one copy must get their own ids before "
                               f"they can mirror both ways")
         return origin
 
-    def _cluster_id(self, side: str, client) -> bytes:
+    def _cluster_id(self, side: str, client, why: str = "--provenance needs it") -> str:
         cluster_id = self._cluster(side, lambda: client.list_topics(timeout=TIMEOUT_S).cluster_id)
         if not cluster_id:
-            raise MirrorError(f"--provenance needs the {side} cluster's id, and its brokers report none (Kafka before "
-                              f"0.10.1); turn --provenance off for this pair")
-        return str(cluster_id).encode()
+            raise MirrorError(f"the {side} cluster's brokers report no cluster id (Kafka before 0.10.1), and {why}; "
+                              "turn that option off for this pair")
+        return str(cluster_id)
 
     def _cluster(self, side: str, read):
         """A metadata read that names the cluster it could not reach."""

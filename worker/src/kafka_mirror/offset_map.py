@@ -243,22 +243,23 @@ def view(records: Iterable[tuple[Optional[bytes], Optional[bytes]]], alias: str)
 
 # --- I/O: the map topic and its writer --------------------------------------------------------------------------
 
-def ensure_topic(admin, topic: str, replication_factor: int) -> None:
-    """Create the compacted map topic (one partition: its volume is tiny and one log keeps updates in order)."""
+def ensure_topic(admin, topic: str, replication_factor: int, configs: dict[str, str] | None = None) -> None:
+    """Create a compacted state topic of the mirror's (the map, the positions): one partition, its volume is tiny and
+    one log keeps updates in order. `configs`: the topic's configs, compaction only by default."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
     new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor,
-                   config={"cleanup.policy": "compact"})
+                   config=configs or {"cleanup.policy": "compact"})
     try:
         admin.create_topics([new], request_timeout=TIMEOUT_S)[topic].result(timeout=TIMEOUT_S)
-        log.info("created the offset map topic %s (compacted)", topic)
+        log.info("created the topic %s (compacted)", topic)
     except KafkaException as exc:
         code = exc.args[0].code()
         if code == KafkaError._UNSUPPORTED_FEATURE and replication_factor == -1:  # before Kafka 2.4 (KIP-464)
             rf = default_replication_factor(admin)
             if rf != -1:
-                ensure_topic(admin, topic, rf)
+                ensure_topic(admin, topic, rf, configs)
                 return
         if code != KafkaError.TOPIC_ALREADY_EXISTS:
             raise

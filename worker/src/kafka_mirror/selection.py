@@ -20,6 +20,7 @@ class TopicSelection:
     include: str
     exclude: str | None = None
     internal: bool = False  # Kafka's internal topics (__consumer_offsets, ...) are never mirrored by default
+    own: tuple[str, ...] = ()  # the mirror's own state topics (offset map, positions): never mirrored
 
     def __post_init__(self) -> None:
         for name, spec in (("include", self.include), ("exclude", self.exclude)):
@@ -31,7 +32,7 @@ class TopicSelection:
                 raise ConfigError(f"--{name} '{spec}' is not a valid regular expression: {exc}") from None
 
     def matches(self, topic: str) -> bool:
-        if not self.internal and topic.startswith("__"):
+        if (not self.internal and topic.startswith("__")) or topic in self.own:
             return False
         if not re.fullmatch(java_regex(self.include), topic):
             return False
