@@ -1,6 +1,7 @@
 """Results to figures: medians and spreads per tool, the ratios, bench/RESULTS.md and its chart."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -234,7 +235,35 @@ def chart(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def fleet(doc: dict, chart_path: str) -> str:
+    """bench/fleet_playbook.py's runs (fleet.json beside results.json): wall time and Ambari requests by fleet size."""
+    rows = doc["rows"]
+    out = ["", "## Fleet scale", "",
+           f"`{doc['command']}` ({doc['date']}, code {doc['commit']}, {doc['cores']} cores): setup-mirroring.yml over "
+           "pairs of simulated Ambari clusters served by the lab (no Kafka behind them, so the Ambari part of the play: "
+           "network settings and rolling restarts of stale brokers), forks "
+           f"{rows[0]['forks']}. A first run converges fresh clusters; the second must change nothing, and every "
+           "HTTP request each cluster's Ambari endpoint received during it is counted from the lab's API log.", "",
+           f"![wall time by fleet size]({chart_path})", "",
+           "| pairs | clusters | first run s | no-change run s | changed | --check --diff s | changed | requests per "
+           "cluster, no-change run (min / median / max) | writes |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        q = r["requests"]
+        out.append(f"| {r['pairs']} | {r['clusters']} | {r['converge_s']} | {r['noop_s']} | {r['noop_changed']} | "
+                   f"{r['check_s']} | {r['check_changed']} | {q['per_cluster']['min']} / "
+                   f"{q['per_cluster']['median']:g} / {q['per_cluster']['max']} | {q['writes']} |")
+    last = rows[-1]["requests"]["max_per_kind"]
+    out += ["", f"What one cluster's endpoint received at most in the no-change run of {rows[-1]['pairs']} pairs, "
+            "by request:", "", "| request | at most, per cluster |", "|---|---|",
+            *(f"| `{k}` | {n} |" for k, n in sorted(last.items()))]
+    return "\n".join(out) + "\n"
+
+
 def write(results: dict, out: Path, results_md: Path) -> None:
     png = out / "mirror-compare.png"
     chart(results, png)
-    results_md.write_text(markdown(results, str(png.relative_to(results_md.parent))))
+    text = markdown(results, str(png.relative_to(results_md.parent)))
+    if (out / "fleet.json").exists():
+        text += fleet(json.loads((out / "fleet.json").read_text()),
+                      str((out / "fleet.png").relative_to(results_md.parent)))
+    results_md.write_text(text)

@@ -210,3 +210,20 @@ def test_quick_line_with_sasl_ssl_gives_each_tools_cost_and_the_ratio_over_sasl_
     assert "parallelism 1: 2.00x (200 vs 100 records/s" in line
     assert "over SASL_SSL: kafka-mirror / MirrorMaker 2 2.50x (150 vs 60 records/s); SASL_SSL over PLAINTEXT: " \
            "kafka-mirror 0.75x, MirrorMaker 2 0.60x" in line
+
+
+def test_fleet_requests_are_counted_per_cluster_and_by_what_was_read():
+    import fleet_playbook
+
+    lines = [
+        '2026 INFO kafka_lab.ambari sim-1 127.0.0.1 "GET /api/v1/clusters/sim-1?fields=Clusters/desired_configs HTTP/1.1" 200 -',
+        '2026 INFO kafka_lab.ambari sim-1 127.0.0.1 "GET /api/v1/clusters/sim-1/configurations?type=kafka-env&tag=v2 HTTP/1.1" 200 -',
+        '2026 INFO kafka_lab.ambari sim-2 127.0.0.1 "GET /api/v1/clusters/sim-2/configurations?type=kafka-env&tag=v9 HTTP/1.1" 200 -',
+        '2026 INFO kafka_lab.ambari sim-2 127.0.0.1 "GET /api/v1/clusters/sim-2/configurations?type=kafka-env&tag=v8 HTTP/1.1" 200 -',
+        '2026 INFO kafka_lab.ambari sim-2 127.0.0.1 "PUT /api/v1/clusters/sim-2 HTTP/1.1" 200 -',
+        '2026 INFO kafka_lab.ambari kafka-primary-cluster 127.0.0.1 "GET /api/v1/clusters/x HTTP/1.1" 200 -',
+    ]
+    counted = fleet_playbook.count(lines, ["sim-1", "sim-2", "sim-3"])
+    assert counted["per_cluster"] == {"min": 0, "median": 2, "max": 3} and counted["writes"] == 1
+    assert counted["max_per_kind"] == {"GET /api/v1/clusters/C?fields=Clusters/desired_configs": 1,
+                                       "GET config kafka-env": 2, "PUT /api/v1/clusters/C": 1}
