@@ -33,6 +33,8 @@ class TxnProducer(Producer):
         self.commit_error: KafkaError | None = None
         self.commit_errors: list[KafkaError] = []  # raised by the next commits, one each, before commit_error
         self.aborts = 0
+        self.abort_calls = 0
+        self.abort_error: KafkaError | None = None
 
     def begin_transaction(self) -> None:
         assert self.begun_at is None, "a transaction is already open"
@@ -49,6 +51,9 @@ class TxnProducer(Producer):
         self.begun_at = None
 
     def abort_transaction(self, timeout: float = -1) -> None:
+        self.abort_calls += 1
+        if self.abort_error is not None:
+            raise KafkaException(self.abort_error)
         assert self.begun_at is not None, "no transaction to abort"
         self.purge()
         self.aborts += 1
@@ -77,6 +82,10 @@ class AssigningConsumer(Consumer):
         super().__init__()
         self.assignments: list[list[tuple[str, int, int]]] = []
         self.source_commits: dict[tuple[str, int], int] = {}  # the group's offsets on the source
+        self.resumed: list[tuple[str, int]] = []
+
+    def resume(self, partitions) -> None:
+        self.resumed += [(tp.topic, tp.partition) for tp in partitions]
 
     def committed(self, partitions, timeout: float = -1):
         return [TopicPartition(tp.topic, tp.partition, self.source_commits.get((tp.topic, tp.partition), -1001))
@@ -263,9 +272,13 @@ def test_a_revoke_taking_the_failed_partition_leaves_no_kept_partition_past_abor
     assert s.consumer.seeks[("b", 0)] == 10  # b's records of the aborted transaction are mirrored again
     s.consumer.assigned = [TopicPartition("b", 0)]
     if abort:
+        committed = len(s.producer.visible)
+        hand_over(s, records("b", 0, range(10, 20)))  # nothing is handed over once it must stop
         with pytest.raises(SendFailure):  # the failure is not forgotten with its partition
             s.checkpoint()
+        assert len(s.producer.visible) == committed and s.producer.queue == []
         return
+    assert s.consumer.resumed == [("a", 0)]  # paused for the retry, then revoked: librdkafka would keep it paused
     s.checkpoint()
     s.paused.clear()
     hand_over(s, records("b", 0, range(10, 30)))
@@ -322,3 +335,30 @@ def test_a_source_commit_behind_the_stored_position_is_moved_up_even_with_nothin
     s._assigned(s.consumer, [TopicPartition("a", 0)])
     s.checkpoint()  # nothing handed over since
     assert s.consumer.commits == [{("a", 0): 40}] and s.producer.visible == []
+
+
+def test_after_a_commit_that_timed_out_for_good_nothing_spins_on_abort(tmp_path, monkeypatch):
+    """librdkafka answers an abort while the timed-out commit is pending with _CONFLICT at once (retriable)."""
+    monkeypatch.setattr(mirror_module, "TXN_RETRY_S", 0.2)
+    monkeypatch.setattr(mirror_module, "TXN_RETRY_PAUSE_S", 0.05)
+    s = stream(tmp_path, monkeypatch)
+    hand_over(s, records("a", 0, range(0, 10)))
+    s.producer.commit_error = KafkaError(KafkaError._TIMED_OUT, retriable=True)
+    s.producer.abort_error = KafkaError(KafkaError._CONFLICT, retriable=True)
+    s.checkpoint()
+    assert s.stop and s.broken is not None and s.producer.visible == []
+    hand_over(s, [])
+    s._purge()  # e.g. a revoke with records left, or the close
+    assert s.producer.abort_calls == 0
+
+
+def test_a_source_commit_to_move_up_is_forgotten_with_its_partition(tmp_path, monkeypatch):
+    """Else, given back after another member moved it far on, the partition's source commit would go back."""
+    s = stream(tmp_path, monkeypatch, stored_positions={("a", 0): 40})
+    s.consumer.source_commits = {("a", 0): 25}
+    s._assigned(s.consumer, [TopicPartition("a", 0)])
+    s.consumer.commit_errors = [KafkaError.REBALANCE_IN_PROGRESS]
+    s.consumer.assigned = [TopicPartition("a", 0)]
+    s.checkpoint()  # the move-up is refused for now
+    s._revoked(s.consumer, [TopicPartition("a", 0)])
+    assert s.source_behind == {}

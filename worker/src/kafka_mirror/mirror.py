@@ -54,6 +54,7 @@ STATS_INTERVAL_MS = 5000
 ORIGIN_HEADER = "kafka-mirror.origin"
 TXN_TIMEOUT_S = 60.0  # init_transactions (exactly-once)
 TXN_RETRY_S = 180.0  # commit or abort of a transaction, retried while librdkafka says retriable
+TXN_RETRY_PAUSE_S = 0.5
 # The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
 POSITIONS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
@@ -173,7 +174,7 @@ class Stream:
     @property
     def failing(self) -> bool:
         """A delivery failed: nothing is handed over until checkpoint() has acted on it (stop, or rewind)."""
-        return bool(self.reports or self.tracker.failures)
+        return bool(self.reports or self.tracker.failures or self.send_failure)
 
     def _start(self) -> None:
         self.beat.pid = os.getpid()
@@ -256,8 +257,8 @@ class Stream:
             raise MirrorError(f"cannot create the positions topic {topic} on the target "
                               f"({exc.args[0].str() if isinstance(exc, KafkaException) else 'no answer'}): "
                               "exactly_once stores where each partition resumes there; grant the mirror's principal "
-                              "CREATE, WRITE, READ and DESCRIBE on it, or create it (cleanup.policy=compact, 1 "
-                              "partition)") from None
+                              "CREATE, WRITE, READ and DESCRIBE on it, or create it with 1 partition and "
+                              f"{', '.join(f'{k}={v}' for k, v in POSITIONS_TOPIC_CONFIGS.items())}") from None
         try:
             self.producer.init_transactions(TXN_TIMEOUT_S)
         except KafkaException as exc:
@@ -442,6 +443,8 @@ class Stream:
         offsets, left = self._settle() if self.broken is None else ({}, 0)
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
+        if self.send_failure is not None:  # exactly-once: a transaction with a failed record was aborted (a revoke)
+            raise SendFailure(self.send_failure)
         committed = self._commit(offsets)
         if self.send_failure is not None:  # exactly-once: the transaction with the failed record was aborted
             raise SendFailure(self.send_failure)
@@ -624,12 +627,17 @@ class Stream:
                 return None
             except KafkaException as exc:
                 err = exc.args[0]
-                if err.fatal() or err.txn_requires_abort() or not err.retriable() or time.monotonic() >= deadline:
+                # _CONFLICT, _PREV_IN_PROGRESS: another transactional call is pending (one that timed out); retrying
+                # at once only spins (librdkafka answers without waiting)
+                if err.fatal() or err.txn_requires_abort() or not err.retriable() or \
+                        err.code() in (KafkaError._CONFLICT, KafkaError._PREV_IN_PROGRESS) or \
+                        time.monotonic() >= deadline:
                     return err
+                time.sleep(TXN_RETRY_PAUSE_S)
 
     def _abort_transaction(self) -> None:
         """Nothing of the open transaction is ever read by a read_committed consumer. The caller rewinds."""
-        if not self.in_txn:
+        if not self.in_txn or self.broken is not None:  # after a fatal error: nothing of it is committed either
             return
         err = self._transact(self.producer.abort_transaction)
         if err is not None:  # the producer's state is unknown: commit nothing more
@@ -653,6 +661,7 @@ class Stream:
         resumed = {}
         for tp in partitions:
             key = (tp.topic, tp.partition)
+            self.source_behind.pop(key, None)
             offset = max(stored.get(key, -1), committed.get(key, -1))
             if key in stored:  # else where librdkafka resumes anyway: the commit, or auto.offset.reset
                 tp.offset = offset
@@ -920,6 +929,13 @@ class Stream:
         self._purge()
 
     def _release(self, tps: list[tuple[str, int]]) -> None:
+        # librdkafka keeps a partition's pause across its unassignment: given back later, it would never be fetched
+        paused = [TopicPartition(t, p) for t, p in tps if (t, p) in self.paused]
+        if paused:
+            try:
+                self.consumer.resume(paused)
+            except KafkaException as exc:
+                log.warning("stream %d: resuming released partitions: %s", self.index, exc.args[0].str())
         self.tracker.forget(tps)
         if self.offset_map is not None:
             self.offset_map.reset(tps)
@@ -927,6 +943,7 @@ class Stream:
         for tp in tps:
             self.paused.pop(tp, None)
             self.reseek.pop(tp, None)
+            self.source_behind.pop(tp, None)
             # prometheus_client's multiprocess mode cannot remove a series: a zero adds nothing to the livesum.
             self.metrics.lag.labels(tp[0], str(tp[1])).set(0)
         self.beat.assigned = max(0, self.beat.assigned - len(tps))

@@ -72,20 +72,23 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
         return out
     consumer = Consumer({**conf, "group.id": "kafka-mirror.positions-reader", "enable.auto.commit": False,
                          "isolation.level": "read_committed", "enable.partition.eof": True})
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout  # moved on while records arrive: it bounds each wait, not a long scan
     try:
         consumer.assign([TopicPartition(topic, 0, -2)])  # OFFSET_BEGINNING: the whole (compacted) log
         while True:
-            m = consumer.poll(0.5)
             reached = -1
-            if m is not None and m.error() is not None:
-                if m.error().code() != KafkaError._PARTITION_EOF:
-                    raise MirrorError(f"reading the positions topic {topic}: {m.error().str()}")
-                reached = m.offset()  # the fetch position: past aborted records and markers
-            elif m is not None:
-                found = parse_position(m.key(), m.value(), source_id, group)
-                if found is not None:
-                    out[found[0]] = found[1]
+            for m in consumer.consume(1000, 0.5):
+                err = m.error()
+                if err is None:
+                    found = parse_position(m.key(), m.value(), source_id, group)
+                    if found is not None:
+                        out[found[0]] = found[1]
+                    deadline = time.monotonic() + timeout
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    reached = m.offset()  # the fetch position: past aborted records and markers
+                elif m.topic() == topic:
+                    raise MirrorError(f"reading the positions topic {topic}: {err.str()}")
+                # else the client's own (its group's coordinator: it reads by assignment and commits nothing)
             if max(reached, consumer.position([tp])[0].offset) >= high:
                 return out
             if time.monotonic() > deadline:
