@@ -178,11 +178,15 @@ def run_round(lab: controls.Lab, rnd: Round, topic: str, group: str, mirror: Sup
     source_count = sum(partition_counts(admin, topic) or [0])
     target_admin = AdminClient({"bootstrap.servers": secondary})
     for t in (topic, remote):
-        _wait(f"{t} to hold every record of the primary",
-              lambda t=t: sum(partition_counts(target_admin, t) or [0]) >= source_count, DRAIN_WAIT_S)
+        if not _wait(f"{t} to hold every record of the primary",
+                     lambda t=t: sum(partition_counts(target_admin, t) or [0]) >= source_count, DRAIN_WAIT_S):
+            notes.append(f"{t} did not hold as many records as the primary within {DRAIN_WAIT_S:.0f} s: what it "
+                         "lacked at the end is counted as not mirrored")
     ends = {t: _ends(secondary, t) for t in (topic, remote)}
-    _wait("the group to read both copies to their end",
-          lambda: all(app.committed(secondary, group, t, PARTITIONS) == ends[t] for t in ends), DRAIN_WAIT_S)
+    if not _wait("the group to read both copies to their end",
+                 lambda: all(app.committed(secondary, group, t, PARTITIONS) == ends[t] for t in ends), DRAIN_WAIT_S):
+        notes.append(f"the group had not read both copies to their end within {DRAIN_WAIT_S:.0f} s: what it did "
+                     "not read counts as skipped")
     reads = on_secondary.stop()
 
     source = set(_ids(read_back(primary, topic)))

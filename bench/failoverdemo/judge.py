@@ -15,6 +15,7 @@ class Verdict:
     reread: int  # records it had processed on the primary, read again on the secondary
     read_twice: int  # records after its position read more than once on the secondary (the target's duplicates)
     target_duplicates: int  # extra copies the secondary holds of records after the position: read_twice's bound
+    target_duplicates_before: int  # extra copies of records before the position (a failover lands past them, or not)
     not_mirrored: int  # records after the position the secondary does not hold by the end (the mirror's loss)
     exact_starts: int  # partitions whose first record read is the one after the group's position on the primary
     partitions: int
@@ -47,6 +48,7 @@ def judge(source: set[Record], processed: set[Record], reads: list[Record], targ
         read_on_primary=len(processed), read_on_secondary=len(reads),
         skipped=sum(1 for r in after - seen if held[r]), reread=reread, read_twice=twice,
         target_duplicates=sum(n - 1 for r, n in held.items() if r in after and n > 1),
+        target_duplicates_before=sum(n - 1 for r, n in held.items() if r in processed and n > 1),
         not_mirrored=sum(1 for r in after if not held[r]),
         exact_starts=sum(1 for p in partitions if p in first and first[p] == next_of.get(p)),
         partitions=len(partitions))

@@ -14,8 +14,8 @@ def markdown(doc: dict) -> str:
              "commits every second. MirrorMaker 2's settings besides its defaults: " +
              ", ".join(f"`{k} = {v}`" for k, v in doc["mm2_settings"].items()) + ".", "",
              "| round | mirror | failed over with | read on the primary | read on the secondary | skipped | re-read "
-             "(read on the primary already) | read twice on the secondary | duplicates the secondary holds after the "
-             "position | not mirrored | partitions resuming at the next record |",
+             "(read on the primary already) | read twice on the secondary | duplicates the secondary holds: before / "
+             "after the position | not mirrored | partitions resuming at the next record |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for name, rnd in doc["rounds"].items():
@@ -23,11 +23,17 @@ def markdown(doc: dict) -> str:
             label = name if not r["kills"] else f"{name} ({r['kills']} × kill -9 of each mirror)"
             lines.append(f"| {label} | {r['tool']} | {HOW[r['tool']]} | {r['read_on_primary']:,} | "
                          f"{r['read_on_secondary']:,} | {r['skipped']:,} | {r['reread']:,} | {r['read_twice']:,} | "
-                         f"{r['target_duplicates']:,} | {r['not_mirrored']:,} | {r['exact_starts']} of "
+                         f"{_before(r)} / {r['target_duplicates']:,} | {r['not_mirrored']:,} | {r['exact_starts']} of "
                          f"{r['partitions']} |")
         notes += [f"- {name}: {n}" for n in rnd["notes"]]
         notes.append(f"- {name}: failover.yml ran in {rnd['failover_s']} s; {rnd['produced']:,} records produced.")
     return "\n".join([*lines, "", *notes, "", END])
+
+
+def _before(row: dict) -> str:
+    """Duplicates before the position: not counted by runs before the judge counted them."""
+    n = row.get("target_duplicates_before")
+    return "not counted" if n is None else f"{n:,}"
 
 
 def write(path: Path, doc: dict) -> None:

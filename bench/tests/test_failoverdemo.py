@@ -28,11 +28,13 @@ def test_the_secondarys_duplicates_are_read_twice_and_bound_it_and_missing_copie
     reads = [(0, s) for s in (4, 5, 6, 5, 6, 7, 8, 9)] + [(1, s) for s in range(4, 9)]
     v = judge(SOURCE, PROCESSED, reads, target)
     assert (v.read_twice, v.target_duplicates, v.not_mirrored, v.skipped, v.reread) == (2, 2, 1, 0, 0)
+    assert v.target_duplicates_before == 1
 
 
 def test_the_report_replaces_its_section_and_keeps_the_rest(tmp_path):
     row = {"kills": 0, "tool": "kafka-mirror", "read_on_primary": 8, "read_on_secondary": 12, "skipped": 0,
-           "reread": 0, "read_twice": 0, "target_duplicates": 0, "not_mirrored": 0, "exact_starts": 2,
+           "reread": 0, "read_twice": 0, "target_duplicates": 0, "target_duplicates_before": 3, "not_mirrored": 0,
+           "exact_starts": 2,
            "partitions": 2}
     doc = {"command": "c", "date": "d", "commit": "x", "rate": 2000.0, "app_rate": 1500.0,
            "mm2_settings": {"a": "1"}, "rounds": {"steady": {"rows": [row], "notes": ["n"], "failover_s": 9.5,
@@ -43,7 +45,7 @@ def test_the_report_replaces_its_section_and_keeps_the_rest(tmp_path):
     report.write(path, {**doc, "commit": "y"})
     text = path.read_text()
     assert text.startswith("# before\n") and text.count(report.BEGIN) == 1 and "code y" in text and "code x" not in text
-    assert "| steady | kafka-mirror | failover.yml (offset map) | 8 | 12 | 0 | 0 | 0 | 0 | 0 | 2 of 2 |" in text
+    assert "| steady | kafka-mirror | failover.yml (offset map) | 8 | 12 | 0 | 0 | 0 | 3 / 0 | 0 | 2 of 2 |" in text
 
 
 def test_only_the_streams_records_are_judged():
