@@ -159,8 +159,8 @@ def run_round(lab: controls.Lab, rnd: Round, topic: str, group: str, mirror: Sup
         return len(now) == PARTITIONS and time.monotonic() - last[1] >= SETTLED_S
 
     if not _wait("MirrorMaker 2 to sync the group's offsets", settled, SYNC_WAIT_S):
-        notes.append(f"MirrorMaker 2 had synced {len(last[0] or {})} of {PARTITIONS} partitions within "
-                     f"{SYNC_WAIT_S:.0f} s")
+        notes.append(f"MirrorMaker 2's offsets for the group (on {len(last[0] or {})} of {PARTITIONS} partitions) "
+                     f"were still changing after {SYNC_WAIT_S:.0f} s; failed over from what it had then")
 
     t0 = time.monotonic()
     _ansible("failover.yml", "-e", f"@{vars_file}", "-e",
