@@ -17,6 +17,7 @@ from kafka_mirror.properties import parse_properties, translate
 from kafka_mirror.selection import TopicSelection
 
 # Settings the mirror's guarantees rest on: not overridable from the properties files.
+POSITIONS_TOPIC = "kafka-mirror.positions"  # exactly-once: where each partition resumes (transactions.py)
 CONSUMER_FIXED = {"enable.auto.commit": False, "enable.auto.offset.store": False, "enable.partition.eof": False}
 PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
 # fetch.queue.backoff.ms: librdkafka pauses a partition's fetching this long whenever the prefetch queue is over its
@@ -62,7 +63,7 @@ class MirrorConfig:
     sync_groups: tuple[str, ...] = ()
     # Exactly-once (transactions.py): a transactional producer per stream, positions stored in its transactions.
     exactly_once: bool = False
-    positions_topic: str = "kafka-mirror.positions"
+    positions_topic: str = POSITIONS_TOPIC
 
     def admin(self, side: str) -> dict[str, Any]:
         conf = self.consumer if side == "source" else self.producer
@@ -233,7 +234,7 @@ def load(argv: list[str]) -> MirrorConfig:
     if exactly_once:
         _check_exactly_once(instance_id, offset_map, producer)
     offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")
-    positions_topic = _choice_text(pick("positions_topic", "kafka-mirror.positions"), "positions_topic")
+    positions_topic = _choice_text(pick("positions_topic", POSITIONS_TOPIC), "positions_topic")
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
         producer={**PRODUCER_DEFAULTS, **producer, **PRODUCER_FIXED},

@@ -443,10 +443,8 @@ class Stream:
         offsets, left = self._settle() if self.broken is None else ({}, 0)
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
-        if self.send_failure is not None:  # exactly-once: a transaction with a failed record was aborted (a revoke)
-            raise SendFailure(self.send_failure)
         committed = self._commit(offsets)
-        if self.send_failure is not None:  # exactly-once: the transaction with the failed record was aborted
+        if self.send_failure is not None:  # exactly-once: a transaction with a failed record was aborted
             raise SendFailure(self.send_failure)
         if left:
             # Any record in flight may still fail: failures are acted on once every report is in.
@@ -562,7 +560,7 @@ class Stream:
         """The positions `offsets` (what plan() allows) into the open transaction, then commit it: the target's
         records and where their partitions resume become visible together. A transaction with records still
         unacknowledged stays open for the next checkpoint. The source group's commit follows, for monitoring."""
-        if self.broken is not None:  # a fatal client error: nothing is committed after it
+        if self.broken is not None or self.send_failure is not None:  # stopping: nothing is committed after it
             return False
         if self.tracker.failures:
             # Aborting drops every record of the transaction, not only the failed ones: every partition goes back to
@@ -573,10 +571,11 @@ class Stream:
             if self.config.abort_on_send_failure:
                 self.send_failure = _stop_text(failures)
             return False
-        if self.unsettled or (not offsets and not self.in_txn):
-            if not self.unsettled:
-                self._align_source()
-            return not self.unsettled
+        if self.unsettled:  # records may still be acknowledged: the transaction stays open
+            return False
+        if not offsets and not self.in_txn:
+            self._align_source()
+            return True
         if not self.in_txn and not self._begin():
             return False
         group = self.config.consumer["group.id"]

@@ -22,7 +22,6 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafka_mirror.errors import MirrorError
 
-POSITIONS_TOPIC = "kafka-mirror.positions"
 
 
 def transactional_id(group: str, instance_id: str, stream: int, source_id: str) -> str:
