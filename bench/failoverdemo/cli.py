@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"setup_mirroring for {', '.join(topics.values())} (log: {workdir / 'ansible.log'})", flush=True)
         vars_file = _setup(workdir, list(topics.values()), list(groups.values()))
         job = Job(workdir, "|".join(topics.values()), 2, run_id, lab.primary.bootstrap, lab.secondary.bootstrap)
-        mirror = Supervised(mm2.launch(job, locate(), "|".join(groups.values())), workdir, lab.near_secondary, "mm2")
+        mm2_tool = mm2.tool("|".join(groups.values()))
+        mirror = Supervised(mm2_tool.launch(job, locate()), workdir, lab.near_secondary, "mm2")
         results = {}
         try:
             for rnd in rounds:
@@ -232,7 +233,8 @@ def main(argv: list[str] | None = None) -> None:
                                               vars_file)
         finally:
             mirror.stop()
-            delete_topics(AdminClient({"bootstrap.servers": lab.secondary.bootstrap}), mm2.internal_topics(run_id))
+            delete_topics(AdminClient({"bootstrap.servers": lab.secondary.bootstrap}),
+                          mm2_tool.internal_topics(run_id))
     except BenchError as exc:
         sys.exit(f"failoverdemo: {exc}")
     doc = {"command": command, "date": time.strftime("%Y-%m-%d"), "commit": code, "rounds": results,

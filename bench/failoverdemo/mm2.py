@@ -1,10 +1,9 @@
 """MirrorMaker 2 as its users fail a group over with it: checkpoints and sync.group.offsets (dedicated mode)."""
 from __future__ import annotations
 
-from kafka_lab.runtime import KafkaRuntime
-from mirrorbench.tools import Job, Launch, _java, _write
+from mirrorbench.tools import MirrorMaker2
 
-SOURCE_ALIAS = "primary"
+SOURCE_ALIAS = "primary"  # mirrorbench.tools.MirrorMaker2's name for the source cluster
 INTERVAL_S = 10  # kafka-mirror copies sync_groups every 10 s; MM2's defaults are 60 s (checkpoints, sync) and 600 s
 
 
@@ -23,31 +22,6 @@ SETTINGS = {
 }
 
 
-def launch(job: Job, runtime: KafkaRuntime, groups: str) -> Launch:
-    """`job.topic` and `groups`: regular expressions of MM2's `topics` and `groups`."""
-    r = job.run_id
-    flow = f"{SOURCE_ALIAS}->secondary"
-    props = _write(job.workdir / "mm2.properties", "\n".join([
-        f"clusters = {SOURCE_ALIAS}, secondary",
-        f"{SOURCE_ALIAS}.bootstrap.servers = {job.primary}",
-        f"secondary.bootstrap.servers = {job.secondary}",
-        f"{flow}.enabled = true",
-        f"{flow}.topics = {job.topic}",
-        f"{flow}.groups = {groups}",
-        *(f"{flow}.{k} = {v}" for k, v in SETTINGS.items()),
-        f"secondary->{SOURCE_ALIAS}.enabled = false",
-        f"tasks.max = {job.parallelism}",
-        "sync.topic.acls.enabled = false",  # the lab's brokers have no authorizer
-        f"secondary.group.id = failover-{r}",
-        f"secondary.offset.storage.topic = failover-{r}-offsets",
-        f"secondary.config.storage.topic = failover-{r}-configs",
-        f"secondary.status.storage.topic = failover-{r}-status",
-        "",
-    ]))
-    return Launch(_java(runtime, ["-Xms256M", "-Xmx2G"], job, "INFO", "org.apache.kafka.connect.mirror.MirrorMaker",
-                        str(props)), {})
-
-
-def internal_topics(run_id: str) -> list[str]:
-    """The run's Connect topics on the secondary (MM2's checkpoints, heartbeats and offset syncs stay: shared)."""
-    return [f"failover-{run_id}-{t}" for t in ("offsets", "configs", "status")]
+def tool(groups: str) -> MirrorMaker2:
+    """`groups`: a regular expression of MM2's `groups`; the job's topic one of its `topics`."""
+    return MirrorMaker2(identity=False, flow={"groups": groups, **SETTINGS})

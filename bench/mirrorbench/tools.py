@@ -111,10 +111,16 @@ class KafkaMirror(Tool):
 class MirrorMaker2(Tool):
     """Dedicated mode (connect-mirror-maker.sh): one flow primary->secondary, `tasks.max` = parallelism.
 
-    IdentityReplicationPolicy keeps the topic's name, as the other two tools do; the Connect worker's internal
-    topics and group are named per run, so every run starts from the earliest offset like the others.
+    By default IdentityReplicationPolicy keeps the topic's name, as the other two tools do (`identity=False`: the
+    default policy's `primary.<topic>`); `flow`: more settings of the flow (`primary->secondary.<name>`). The Connect
+    worker's internal topics and group are named per run, so every run starts from the earliest offset like the
+    others.
     """
     name = "MirrorMaker 2"
+
+    def __init__(self, identity: bool = True, flow: dict[str, str] | None = None) -> None:
+        self.identity = identity
+        self.flow = flow or {}
 
     def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
         r = job.run_id
@@ -124,9 +130,11 @@ class MirrorMaker2(Tool):
             f"secondary.bootstrap.servers = {job.secondary}",
             "primary->secondary.enabled = true",
             f"primary->secondary.topics = {job.topic}",
+            *(f"primary->secondary.{k} = {v}" for k, v in self.flow.items()),
             "secondary->primary.enabled = false",
             f"tasks.max = {job.parallelism}",
-            "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+            *(["replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy"]
+              if self.identity else []),
             "sync.topic.acls.enabled = false",  # the lab's brokers have no authorizer
             # <alias>.<client setting>: every client of that cluster, the Connect worker's own included
             # (apache/kafka 3.9, MirrorMakerConfig.clusterProps)
