@@ -9,19 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
-from kafka_lab.layout import DEFAULT_HOME, Paths, load_config
+from fleet_playbook import home, requests_during
+from kafka_lab.layout import Paths, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG_LINE = re.compile(r" (sim-\d+) \S+ \"(GET|PUT|POST|DELETE) ")
 
 
 def playbook(inventory: Path, out: Path, forks: int) -> float:
@@ -37,10 +34,6 @@ def playbook(inventory: Path, out: Path, forks: int) -> float:
     return elapsed
 
 
-def home() -> Path:
-    return Path(os.environ.get("KAFKA_LAB_HOME", DEFAULT_HOME))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clusters", type=int, default=20)
@@ -54,31 +47,18 @@ def main() -> None:
     inventory.write_text("[fleet]\n" + "".join(f"{c.name} ambari_port={c.port}\n" for c in sims) +
                          f"\n[fleet:vars]\nansible_connection=local\nansible_python_interpreter={sys.executable}\n")
     converge = playbook(inventory, work, forks=max(args.forks))
-    log = Paths(home()).daemon_log
     print(f"clusters: {len(sims)}; converging run (changes, rolling restarts): {converge:.1f} s")
     print("| forks | wall time (s) | HTTP requests per cluster (min / median / max) | writes (PUT/POST) | "
           "changed tasks | requests per module (kafka-broker / kafka-env / restart) |")
     print("|---|---|---|---|---|---|")
     for forks in args.forks:
-        offset = log.stat().st_size
-        wall = playbook(inventory, work, forks)
-        with open(log, "rb") as f:
-            f.seek(offset)
-            lines = f.read().decode(errors="replace").splitlines()
-        hits = Counter()
-        writes = 0
-        for line in lines:
-            m = LOG_LINE.search(line)
-            if m:
-                hits[m.group(1)] += 1
-                writes += m.group(2) != "GET"
-        per_cluster = [hits[c.name] for c in sims]
+        wall, requests = requests_during([c.name for c in sims], lambda: playbook(inventory, work, forks))
+        per_cluster = requests["per_cluster"]
         results = [json.loads((work / f"{c.name}.json").read_text()) for c in sims]
         changed = sum(r[k][0] for r in results for k in r)
         per_module = "/".join(str(max(r[k][1] for r in results)) for k in ("kafka-broker", "kafka-env", "restart"))
-        print(f"| {forks} | {wall:.1f} | {min(per_cluster)} / {statistics.median(per_cluster):.0f} / "
-              f"{max(per_cluster)} | {writes} | {changed} | {per_module} |")
-
+        print(f"| {forks} | {wall:.1f} | {per_cluster['min']} / {per_cluster['median']:.0f} / "
+              f"{per_cluster['max']} | {requests['writes']} | {changed} | {per_module} |")
 
 if __name__ == "__main__":
     main()

@@ -99,15 +99,20 @@ def fleet(pairs: int, work: Path) -> tuple[Path, list[str]]:
     return inventory, [c.name for c in sims]
 
 
+def requests_during(clusters: list[str], action):
+    """`action()`'s result, and the requests `clusters`' Ambari endpoints received meanwhile (count())."""
+    log = Paths(home()).daemon_log
+    offset = log.stat().st_size
+    result = action()
+    with open(log, "rb") as f:
+        f.seek(offset)
+        return result, count(f.read().decode(errors="replace").splitlines(), clusters)
+
+
 def measure(pairs: int, forks: int, work: Path) -> dict:
     inventory, clusters = fleet(pairs, work)
     converge, hosts, _ = run(inventory, forks)
-    log = Paths(home()).daemon_log
-    offset = log.stat().st_size
-    noop, _, noop_changed = run(inventory, forks)
-    with open(log, "rb") as f:
-        f.seek(offset)
-        requests = count(f.read().decode(errors="replace").splitlines(), clusters)
+    (noop, _, noop_changed), requests = requests_during(clusters, lambda: run(inventory, forks))
     check, _, check_changed = run(inventory, forks, "--check", "--diff")
     row = {"pairs": pairs, "clusters": len(clusters), "hosts": hosts, "forks": forks, "converge_s": round(converge, 1),
            "noop_s": round(noop, 1), "noop_changed": noop_changed, "check_s": round(check, 1),

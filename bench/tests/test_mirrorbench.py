@@ -227,3 +227,20 @@ def test_fleet_requests_are_counted_per_cluster_and_by_what_was_read():
     assert counted["per_cluster"] == {"min": 0, "median": 2, "max": 3} and counted["writes"] == 1
     assert counted["max_per_kind"] == {"GET /api/v1/clusters/C?fields=Clusters/desired_configs": 1,
                                        "GET config kafka-env": 2, "PUT /api/v1/clusters/C": 1}
+
+
+def test_fleet_requests_are_counted_from_what_the_log_got_during_the_action_only(tmp_path, monkeypatch):
+    import fleet_playbook
+
+    log = tmp_path / "ambari.log"
+    line = '2026 INFO kafka_lab.ambari sim-1 127.0.0.1 "GET /api/v1/clusters/sim-1 HTTP/1.1" 200 -\n'
+    log.write_text(line * 3)  # before the action: not counted
+    monkeypatch.setattr(fleet_playbook, "home", lambda: tmp_path)
+
+    def action():
+        with open(log, "a") as f:
+            f.write(line.replace("GET", "PUT"))
+        return "done"
+
+    result, counted = fleet_playbook.requests_during(["sim-1"], action)
+    assert result == "done" and counted["per_cluster"]["max"] == 1 and counted["writes"] == 1
