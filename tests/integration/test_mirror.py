@@ -303,7 +303,11 @@ def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
 
 def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(clusters, tmp_path):
     """Issue 11 item 4: transactions on the target with the positions inside them; the worker killed -9 five times
-    in a row mid-stream, restarted each time as systemd would (same instance id)."""
+    in a row mid-stream, restarted each time as systemd would (same instance id). Relies on: init_transactions with
+    the same transactional.id aborting the predecessor's open transaction (librdkafka master src/rdkafka.h,
+    rd_kafka_init_transactions; apache/kafka 3.9 TransactionCoordinator.scala, handleInitProducerId), and a
+    read_committed fetch ending at the last stable offset, aborted records skipped (apache/kafka 3.9 Partition.scala,
+    fetchOffsetForTimestamp's READ_COMMITTED case; the fetch path's LSO)."""
     source, target = clusters
     topic = f"eos-{uuid.uuid4().hex[:8]}"
     n, kills = 100_000, 5

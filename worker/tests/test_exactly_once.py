@@ -338,7 +338,8 @@ def test_a_source_commit_behind_the_stored_position_is_moved_up_even_with_nothin
 
 
 def test_after_a_commit_that_timed_out_for_good_nothing_spins_on_abort(tmp_path, monkeypatch):
-    """librdkafka answers an abort while the timed-out commit is pending with _CONFLICT at once (retriable)."""
+    """librdkafka answers an abort while the timed-out commit is pending with _CONFLICT at once, marked retriable
+    (librdkafka master src/rdkafka_txnmgr.c, rd_kafka_txn_curr_api_begin)."""
     monkeypatch.setattr(mirror_module, "TXN_RETRY_S", 0.2)
     monkeypatch.setattr(mirror_module, "TXN_RETRY_PAUSE_S", 0.05)
     s = stream(tmp_path, monkeypatch)
