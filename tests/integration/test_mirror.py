@@ -224,7 +224,10 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path):
     n = 100_000  # killed at a third of it; kill -9 under a steady stream is the fault suite's too
     create(source, topic)
     produce(source, topic, n)
-    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000")
+    # Restarted as the role's unit restarts it: with its instance id, so its static members are back at once
+    # rather than after the killed ones' session timeout.
+    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000",
+            "--instance.id", f"w-{topic}")
     mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
     wait_count(target, topic, n // 3, 120, mirror)
     mirror.kill9()  # the supervisor and both streams, mid-stream

@@ -120,7 +120,9 @@ def write_worker_yaml(workdir: Path, source: str, target: str, topic: str, mirro
     (workdir / "worker.yaml").write_text(yaml.safe_dump({
         "consumer": {"bootstrap.servers": source, "group.id": mirror_group},
         "producer": {"bootstrap.servers": target}, "include": topic, "sync_groups": [app],
-        "offset_map": True, "num_streams": streams, "offset_commit_interval_ms": 1000, "metrics_port": 0}))
+        "offset_map": True, "num_streams": streams, "offset_commit_interval_ms": 1000, "metrics_port": 0,
+        # restarted as the role's unit restarts it: the same static members, back at once (no session timeout)
+        "instance_id": f"w-{topic}"}))
     return ("--config", str(workdir / "worker.yaml"))
 
 

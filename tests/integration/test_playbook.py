@@ -51,9 +51,18 @@ def run_playbook(*args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
 
 
+WHEELHOUSE = Path.home() / ".cache/ambari_kafka.mirroring/wheelhouse"  # the role's default, on the controller
+
+
 def test_second_run_changes_and_restarts_nothing(lab):
+    python = on_node(lab, "python3 -c 'import sys; print(\"cp%d%d\" % sys.version_info[:2])'")
+    for platform in (d for d in WHEELHOUSE.glob(f"{python}-*") if d.is_dir()):  # as earlier versions left it
+        (platform / ".complete-0123").write_text("kafka_mirror-0.1.0-py3-none-any.whl\n")
     output, _ = playbook(PLAYBOOK)  # converge (on a fresh lab it changes everything)
     assert "canary mirrored in" in output
+    # The node's wheelhouse is copied from the controller's file by file: nothing but dependencies' wheels in it.
+    used = [d for d in WHEELHOUSE.glob(f"{python}-*") if d.is_dir()]
+    assert used and {f.suffix for d in used for f in d.iterdir()} == {".whl"}
     before = {c.name: request_ids(c) for c in (lab.primary, lab.secondary)}
     service = on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState -p User")
     _, recap = playbook(PLAYBOOK)
