@@ -125,7 +125,7 @@ def lab() -> Lab:
     home = Path(os.environ.get("KAFKA_LAB_HOME", DEFAULT_HOME))
     config = load_config(home)
     running = config is not None and daemon_pid(Paths(home)) is not None
-    if not (running and config.node):  # e.g. left up by `make bench` without the node
+    if not (running and config.nodes):  # e.g. left up by `make bench` without the node
         kafka_lab("--home", str(home), "up", "--node")  # the playbook deploys the mirror to the node
     config = load_config(home)
     password = Paths(home).password_file.read_text().strip()

@@ -35,7 +35,7 @@ TOPIC = "testtopic"  # inventory/lab-secure's pair
 @pytest.fixture(scope="module")
 def secure() -> LabConfig:
     config = load_config(HOME)
-    running = config is not None and config.secure and config.node and daemon_pid(Paths(HOME)) is not None
+    running = config is not None and config.secure and config.nodes and daemon_pid(Paths(HOME)) is not None
     if not running:
         kafka_lab("--home", str(HOME), "up", "--secure", "--node")
     yield load_config(HOME)

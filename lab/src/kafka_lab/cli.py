@@ -231,7 +231,7 @@ def cmd_up(args: argparse.Namespace) -> None:
                            previous.gateway_auth if previous else False),
                        sim_clusters=args.sim_clusters if args.sim_clusters is not None else (
                            previous.sim_clusters if previous else 0),
-                       node=args.node if args.node is not None else (previous.node if previous else False),
+                       nodes=args.nodes if args.nodes is not None else (previous.nodes if previous else 0),
                        kafka_version=args.kafka_version or (previous.kafka_version if previous else
                                                             runtime.DEFAULT_VERSION),
                        secure=args.secure if args.secure is not None else (previous.secure if previous else False))
@@ -278,10 +278,11 @@ def cmd_up(args: argparse.Namespace) -> None:
     if config.secure:
         with phase(f"SCRAM-SHA-512 users of the SASL_SSL listeners (port {SASL_SSL_PORT})"):
             create_scram_users(config)
-    if config.node:
-        from kafka_lab import node
-        with phase("Worker node"):
-            node.up(paths, real[1], progress=say, ca=paths.ca_cert if config.secure else None)
+    from kafka_lab import node
+    node.down(paths, keep=config.nodes)  # fewer nodes than last time
+    for index in range(config.nodes):
+        with phase(f"Worker node {index + 1} of {config.nodes}"):
+            node.up(paths, real[1], progress=say, ca=paths.ca_cert if config.secure else None, index=index)
     print_status(config)
 
 
@@ -353,11 +354,13 @@ def print_status(config: LabConfig) -> None:
     sims = [c for c in config.clusters() if c.simulated]
     if sims:
         print(f"\n{len(sims)} simulated clusters on ports {sims[0].port}-{sims[-1].port}")
-    node_file = paths.node_dir / "node.json"
     from kafka_lab import node
-    if node_file.exists() and node.running(paths):
-        info = json.loads(node_file.read_text())
-        print(f"\nWorker node: {info['hostname']} {info['ip']} (ssh -i {info['key']} root@{info['ip']})")
+    booted = node.booted(paths)
+    if booted:
+        print()
+    for number, info in enumerate(booted, 1):
+        name = "Worker node" if number == 1 else f"Worker node {number}"
+        print(f"{name}: {info['hostname']} {info['ip']} (ssh -i {info['key']} root@{info['ip']})")
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -405,6 +408,13 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     print(f"Kafka {args.kafka_version} jars in {kafka.libs}")
 
 
+def node_count(text: str) -> int:
+    from kafka_lab.node import MAX_NODES
+    if not text.isdigit() or int(text) > MAX_NODES:
+        raise argparse.ArgumentTypeError(f"give a number of worker nodes from 0 to {MAX_NODES}, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kafka-lab", description=__doc__)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="lab state (default $KAFKA_LAB_HOME or "
@@ -416,8 +426,13 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--gateway-auth", action=argparse.BooleanOptionalAction, default=None,
                     help="answer bad credentials with 401 like HDInsight's gateway")
     up.add_argument("--sim-clusters", type=int, help="additional simulated clusters for fleet tests")
-    up.add_argument("--node", action=argparse.BooleanOptionalAction, default=None,
-                    help="also boot the systemd worker node (nspawn); kept for later `up`s")
+    nodes = up.add_mutually_exclusive_group()
+    nodes.add_argument("--node", dest="nodes", action="store_const", const=1,
+                       help="also boot a systemd worker node (nspawn); kept for later `up`s (--nodes 1)")
+    nodes.add_argument("--no-node", dest="nodes", action="store_const", const=0, help="no worker node (--nodes 0)")
+    nodes.add_argument("--nodes", type=node_count, metavar="N",
+                       help="boot N systemd worker nodes (0 to 8), the role's workers of one pair or of several; kept "
+                            "for later `up`s")
     up.add_argument("--kafka-version", choices=tuple(runtime.RELEASES),
                     help=f"the brokers' Apache Kafka release (default {runtime.DEFAULT_VERSION}, KRaft; before 3.3 "
                          "with ZooKeeper); fixed once created")

@@ -74,7 +74,7 @@ class LabConfig:
     ambari_version: str = "2.7"  # "2.6": tag required, `user` in desired_configs
     gateway_auth: bool = False  # answer bad credentials with 401 like HDInsight's gateway
     sim_clusters: int = 0
-    node: bool = False  # the systemd worker node
+    nodes: int = 0  # systemd worker nodes (nspawn) on the secondary's network
     base_port: int = 8080
     sim_base_port: int = 8100
     username: str = "admin"
@@ -107,6 +107,8 @@ class LabConfig:
     def from_json(cls, text: str) -> "LabConfig":
         data = json.loads(text)
         data["home"] = Path(data["home"])
+        if "node" in data:  # written before --nodes: one node or none
+            data.setdefault("nodes", int(data.pop("node")))
         return cls(**data)
 
 
@@ -149,7 +151,12 @@ class Paths:
 
     @property
     def node_dir(self) -> Path:
-        return self.home / "node"
+        """The first worker node's directory; its SSH key there is every node's."""
+        return self.node_home(0)
+
+    def node_home(self, index: int) -> Path:
+        """Worker node `index` (0-based): node, node2, node3..."""
+        return self.home / ("node" if index == 0 else f"node{index + 1}")
 
     # The secure lab (pki.py): the CA certificate is public, everything else 0600.
     @property

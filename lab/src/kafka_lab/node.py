@@ -1,8 +1,10 @@
-"""The worker node: a Debian machine booted by systemd-nspawn on the secondary network.
+"""The worker nodes: Debian machines booted by systemd-nspawn on the secondary network.
 
 The article runs MirrorMaker on the secondary's head node; the mirror_worker role deploys the
-worker to this node over SSH. systemd is PID 1 inside, sshd accepts the lab's key, Python 3 is
-installed, and the node reaches both clusters' brokers by IP (routed via the root namespace).
+worker to these nodes over SSH. systemd is PID 1 inside, sshd accepts the lab's key, Python 3 is
+installed, and each node reaches both clusters' brokers by IP (routed via the root namespace).
+Node i (0-based) is machine kl-node[i+1], host hn<i>-<prefix> at .100+i, with its own copy of the
+rootfs in Paths.node_home(i); a second node is how users scale a pair out (one consumer group).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from kafka_lab.layout import ClusterSpec, Paths
 from kafka_lab.procs import pid_from, terminate
 from kafka_lab.runtime import cache_dir
 
-MACHINE = "kl-node"
+MAX_NODES = 8  # .100 to .107 of the secondary's network
 DEFAULT_SUITE = "bookworm"
 # Another Debian release for the node (e.g. bullseye, Python 3.9: the oldest the worker supports), chosen when the
 # node boots; each release keeps its own rootfs.
@@ -97,17 +99,21 @@ def _debootstrap(partial: Path, progress: Callable[[str], None]) -> None:
                        f"{DEBOOTSTRAP_TIMEOUT_S:.0f}s if negative):\n{''.join(tail)[-2000:]}")
 
 
-def node_ip(cluster: ClusterSpec) -> str:
-    return cluster.gateway.rsplit(".", 1)[0] + ".100"
+def node_ip(cluster: ClusterSpec, index: int = 0) -> str:
+    return cluster.gateway.rsplit(".", 1)[0] + f".{100 + index}"
 
 
-def hostname(cluster: ClusterSpec) -> str:
-    return f"hn0-{cluster.host_prefix}.{cluster.domain}"
+def hostname(cluster: ClusterSpec, index: int = 0) -> str:
+    return f"hn{index}-{cluster.host_prefix}.{cluster.domain}"
 
 
-def _configure(root: Path, paths: Paths, cluster: ClusterSpec) -> Path:
-    """Static address on host0, hostname, /etc/hosts of its network, the lab's SSH key."""
-    fqdn, ip = hostname(cluster), node_ip(cluster)
+def machine(index: int) -> str:
+    return "kl-node" if index == 0 else f"kl-node{index + 1}"
+
+
+def _configure(root: Path, paths: Paths, cluster: ClusterSpec, index: int) -> Path:
+    """Static address on host0, hostname, /etc/hosts of its network, the lab's SSH key (one for every node)."""
+    fqdn, ip = hostname(cluster, index), node_ip(cluster, index)
     (root / "etc/hostname").write_text(fqdn.split(".")[0] + "\n")
     hosts = ["127.0.0.1 localhost", f"{ip} {fqdn} {fqdn.split('.')[0]}"]
     hosts += [f"{h.ip} {h.fqdn} {h.short}" for h in cluster.hosts()]
@@ -133,46 +139,58 @@ def _configure(root: Path, paths: Paths, cluster: ClusterSpec) -> Path:
     return key
 
 
-def running(paths: Paths) -> bool:
-    return _pid(paths) is not None
+def running(paths: Paths, index: int = 0) -> bool:
+    return _pid(paths, index) is not None
 
 
-def _pid(paths: Paths) -> int | None:
-    return pid_from(paths.node_dir / "nspawn.pid")
+def _pid(paths: Paths, index: int) -> int | None:
+    return pid_from(paths.node_home(index) / "nspawn.pid")
+
+
+def booted(paths: Paths) -> list[dict]:
+    """node.json of every running node, in order."""
+    return [json.loads((paths.node_home(i) / "node.json").read_text()) for i in range(MAX_NODES)
+            if running(paths, i) and (paths.node_home(i) / "node.json").exists()]
 
 
 # Where Debian's update-ca-certificates picks up a local CA (the secure lab's), into /etc/ssl/certs.
 NODE_CA = "usr/local/share/ca-certificates/kafka-lab-ca.crt"
 
 
-def up(paths: Paths, cluster: ClusterSpec, progress: Callable[[str], None] = _quiet, ca: Path | None = None) -> None:
-    """Boot the node (idempotent) and wait until it accepts SSH; `ca`: the node trusts it (its system store)."""
+def up(paths: Paths, cluster: ClusterSpec, progress: Callable[[str], None] = _quiet, ca: Path | None = None,
+       index: int = 0) -> None:
+    """Boot node `index` (idempotent) and wait until it accepts SSH; `ca`: the node trusts it (its system store)."""
     if not shutil.which("ssh-keygen") or not shutil.which("ssh"):
         raise LabError("ssh and ssh-keygen not found: install Debian's openssh-client")
-    paths.node_dir.mkdir(parents=True, exist_ok=True)
-    root = paths.node_dir / ("rootfs" if SUITE == DEFAULT_SUITE else f"rootfs-{SUITE}")
+    if not 0 <= index < MAX_NODES:
+        raise LabError(f"The lab has room for {MAX_NODES} worker nodes (node {index + 1} asked)")
+    home = paths.node_home(index)
+    home.mkdir(parents=True, exist_ok=True)
+    paths.node_dir.mkdir(parents=True, exist_ok=True)  # the key's
+    root = home / ("rootfs" if SUITE == DEFAULT_SUITE else f"rootfs-{SUITE}")
     if not root.exists():
         cache = ensure_rootfs(progress)
         progress(f"copying the Debian rootfs to {root}")
         subprocess.run(["cp", "-a", "--reflink=auto", str(cache), str(root)], check=True)
-    key = _configure(root, paths, cluster)
+    key = _configure(root, paths, cluster, index)
     if ca is not None:
         (root / NODE_CA).parent.mkdir(parents=True, exist_ok=True)
         (root / NODE_CA).write_bytes(ca.read_bytes())
-    if _pid(paths) is None:
-        progress(f"booting the worker node (systemd-nspawn {MACHINE}), waiting for SSH at {node_ip(cluster)}")
-        log = open(paths.node_dir / "nspawn.log", "ab")
+    ip = node_ip(cluster, index)
+    if _pid(paths, index) is None:
+        progress(f"booting worker node {index + 1} (systemd-nspawn {machine(index)}), waiting for SSH at {ip}")
+        log = open(home / "nspawn.log", "ab")
         proc = subprocess.Popen(
-            ["systemd-nspawn", "--boot", f"--machine={MACHINE}", f"--directory={root}",
+            ["systemd-nspawn", "--boot", f"--machine={machine(index)}", f"--directory={root}",
              f"--network-bridge={cluster.bridge}", "--register=no", "--keep-unit", "--console=passive", "--resolv-conf=off",
              "--timezone=off", "--link-journal=no"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        (paths.node_dir / "nspawn.pid").write_text(str(proc.pid))
-    _wait_ssh(paths, node_ip(cluster), key)
+        (home / "nspawn.pid").write_text(str(proc.pid))
+    _wait_ssh(paths, index, ip, key)
     if ca is not None:
-        trust_ca(key, node_ip(cluster))
-    (paths.node_dir / "node.json").write_text(json.dumps(
-        {"hostname": hostname(cluster), "ip": node_ip(cluster), "key": str(key), "user": "root", "suite": SUITE}, indent=2))
+        trust_ca(key, ip)
+    (home / "node.json").write_text(json.dumps(
+        {"hostname": hostname(cluster, index), "ip": ip, "key": str(key), "user": "root", "suite": SUITE}, indent=2))
 
 
 def ssh_argv(key: Path, ip: str, *command: str) -> list[str]:
@@ -180,12 +198,13 @@ def ssh_argv(key: Path, ip: str, *command: str) -> list[str]:
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", f"root@{ip}", *command]
 
 
-def _wait_ssh(paths: Paths, ip: str, key: Path) -> None:
+def _wait_ssh(paths: Paths, index: int, ip: str, key: Path) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     last = ""
+    log = paths.node_home(index) / "nspawn.log"
     while time.monotonic() < deadline:
-        if _pid(paths) is None:
-            raise LabError(f"The worker node stopped while booting; see {paths.node_dir / 'nspawn.log'}")
+        if _pid(paths, index) is None:
+            raise LabError(f"Worker node {index + 1} stopped while booting; see {log}")
         try:
             socket.create_connection((ip, 22), timeout=1).close()
             proc = subprocess.run(ssh_argv(key, ip, "systemctl", "is-system-running", "--wait"),
@@ -196,8 +215,8 @@ def _wait_ssh(paths: Paths, ip: str, key: Path) -> None:
         except (OSError, subprocess.TimeoutExpired) as exc:
             last = str(exc)
         time.sleep(0.5)
-    raise LabError(f"The worker node did not accept SSH at {ip} within {BOOT_TIMEOUT_S:.0f}s (last: {last}); "
-                   f"see {paths.node_dir / 'nspawn.log'}")
+    raise LabError(f"Worker node {index + 1} did not accept SSH at {ip} within {BOOT_TIMEOUT_S:.0f}s "
+                   f"(last: {last}); see {log}")
 
 
 def trust_ca(key: Path, ip: str) -> None:
@@ -207,10 +226,12 @@ def trust_ca(key: Path, ip: str) -> None:
         raise LabError(f"update-ca-certificates on the worker node failed: {(proc.stdout + proc.stderr)[-1000:]}")
 
 
-def down(paths: Paths) -> None:
-    """Power the node off cleanly (nspawn turns SIGTERM into a poweroff), SIGKILL after a bound."""
-    pid = _pid(paths)
-    if pid is None:
-        return
-    terminate(pid, STOP_TIMEOUT_S)
-    (paths.node_dir / "nspawn.pid").unlink(missing_ok=True)
+def down(paths: Paths, keep: int = 0) -> None:
+    """Power off every node from index `keep` on, cleanly (nspawn turns SIGTERM into a poweroff), SIGKILL after a
+    bound."""
+    for index in range(keep, MAX_NODES):
+        pid = _pid(paths, index)
+        if pid is None:
+            continue
+        terminate(pid, STOP_TIMEOUT_S)
+        (paths.node_home(index) / "nspawn.pid").unlink(missing_ok=True)
