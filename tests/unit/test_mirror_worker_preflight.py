@@ -42,3 +42,25 @@ def test_a_list_of_sync_groups_passes_that_check(tmp_path):
     proc = preflight(tmp_path, mirror_worker_offset_map=True, mirror_worker_sync_groups=["orders-service"])
     assert "it is a list of consumer group names" not in proc.stdout
     assert "Check that synced groups have an offset map to go to" in proc.stdout
+
+
+def both_ways(topics_back: list[str]) -> dict:
+    forward = {"name": "ab", "primary": "a", "secondary": "b", "topics": [{"name": "orders"}, {"name": "audit"}]}
+    back = {"name": "ba", "primary": "b", "secondary": "a", "topics": [{"name": t} for t in topics_back]}
+    return {"_mirror_worker_pairs": [forward], "mirroring_pairs": [forward, back], "mirror_worker_sync_groups": [],
+            "mirror_worker_offset_map": False, "mirror_worker_exactly_once": False}
+
+
+def test_a_pair_mirrored_back_on_the_same_topic_without_provenance_stops_naming_both_pairs_and_the_fix(tmp_path):
+    proc = preflight(tmp_path, mirror_worker_provenance=False, **both_ways(["orders", "billing"]))
+    assert proc.returncode != 0
+    assert "Pair ab mirrors orders from a to b, and pair ba mirrors them back: every record would go round forever. " \
+           "Set mirror_worker_provenance: true for the workers of both pairs (active-active)" in proc.stdout
+
+
+@pytest.mark.parametrize("provenance, back", [(True, ["orders"]), (False, ["billing"])],
+                         ids=["with-provenance", "other-topics"])
+def test_both_directions_pass_that_check_with_provenance_or_on_other_topics(tmp_path, provenance, back):
+    proc = preflight(tmp_path, mirror_worker_provenance=provenance, **both_ways(back))
+    assert "every record would go round forever" not in proc.stdout
+    assert "Check that both clusters of the pair were read" in proc.stdout  # the next check ran
