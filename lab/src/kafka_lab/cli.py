@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import secrets
@@ -252,7 +253,9 @@ def cmd_up(args: argparse.Namespace) -> None:
     if config.secure:
         with phase("Certificates (the lab's CA, Ambari's and each broker's) and SCRAM passwords"):
             pki.ensure_all(paths, config.clusters())
-    restart_api = previous != config or bool(os.environ.get(PASSWORD_ENV)) or daemon_pid(paths) is None
+    # The API serves the clusters: worker nodes come and go without it.
+    restart_api = (previous is None or dataclasses.replace(previous, nodes=config.nodes) != config
+                   or bool(os.environ.get(PASSWORD_ENV)) or daemon_pid(paths) is None)
     if restart_api:
         stop_daemon(paths)
         require_free_ports(config)

@@ -172,6 +172,7 @@ def up(paths: Paths, cluster: ClusterSpec, progress: Callable[[str], None] = _qu
         cache = ensure_rootfs(progress)
         progress(f"copying the Debian rootfs to {root}")
         subprocess.run(["cp", "-a", "--reflink=auto", str(cache), str(root)], check=True)
+        (root / "etc/machine-id").write_text("")  # each node its own, made at its first boot
     key = _configure(root, paths, cluster, index)
     if ca is not None:
         (root / NODE_CA).parent.mkdir(parents=True, exist_ok=True)
