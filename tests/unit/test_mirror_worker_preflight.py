@@ -25,7 +25,8 @@ PLAY = """
 def preflight(tmp_path: Path, **extra) -> subprocess.CompletedProcess:
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
-    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play), "-e", json.dumps(extra)],
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,w2,", "-l", "localhost", str(play), "-e",
+                           json.dumps(extra)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -46,7 +47,8 @@ def test_a_list_of_sync_groups_passes_that_check(tmp_path):
 
 def both_ways(topics_back: list[str]) -> dict:
     forward = {"name": "ab", "primary": "a", "secondary": "b", "topics": [{"name": "orders"}, {"name": "audit"}]}
-    back = {"name": "ba", "primary": "b", "secondary": "a", "topics": [{"name": t} for t in topics_back]}
+    back = {"name": "ba", "primary": "b", "secondary": "a", "topics": [{"name": t} for t in topics_back],
+            "workers": ["w2"]}
     return {"_mirror_worker_pairs": [forward], "mirroring_pairs": [forward, back], "mirror_worker_sync_groups": [],
             "mirror_worker_offset_map": False, "mirror_worker_exactly_once": False}
 
@@ -55,7 +57,19 @@ def test_a_pair_mirrored_back_on_the_same_topic_without_provenance_stops_naming_
     proc = preflight(tmp_path, mirror_worker_provenance=False, **both_ways(["orders", "billing"]))
     assert proc.returncode != 0
     assert "Pair ab mirrors orders from a to b, and pair ba mirrors them back: every record would go round forever. " \
-           "Set mirror_worker_provenance: true for the workers of both pairs (active-active)" in proc.stdout
+           "Set mirror_worker_provenance: true for the workers of both pairs (active-active; not yet on ['localhost', " \
+           "'w2']), or mirror these topics one way only." in proc.stdout.replace("\\'", "'")
+
+
+def test_provenance_on_one_side_only_stops_naming_the_other_sides_worker(tmp_path, monkeypatch):
+    host_vars = tmp_path / "host_vars"
+    host_vars.mkdir()
+    (host_vars / "localhost.yml").write_text("mirror_worker_provenance: true\n")
+    monkeypatch.setenv("ANSIBLE_INVENTORY", "")  # the host_vars beside the play
+    extra = both_ways(["orders"])
+    proc = preflight(tmp_path, **extra)
+    assert proc.returncode != 0
+    assert "(active-active; not yet on ['w2'])" in proc.stdout.replace("\\'", "'")
 
 
 @pytest.mark.parametrize("provenance, back", [(True, ["orders"]), (False, ["billing"])],
