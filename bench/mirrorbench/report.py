@@ -259,6 +259,27 @@ def fleet(doc: dict, chart_path: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def scaleout(doc: dict) -> str:
+    """bench/scaleout.py's rounds (scaleout.json beside results.json): one pair on one worker node, then on two."""
+    rows = doc["rows"]
+    by_nodes = {n: [r for r in rows if r["nodes"] == n] for n in sorted({r["nodes"] for r in rows})}
+    mean = {n: sum(r["records_per_s"] for r in rs) / len(rs) for n, rs in by_nodes.items()}
+    out = ["", "## Scale-out: worker nodes of one pair", "",
+           f"`{doc['command']}` ({doc['date']}, code {doc['commit']}, {doc['cores']} cores): one pair deployed by "
+           "setup-mirroring.yml to one worker node, then to two (the role on each, one consumer group), mirroring a "
+           f"backlog of {rows[0]['records']:,} records of {doc['record_bytes']} bytes; timed from 20% to 90% of it on "
+           "the target. CPU: the services' own (systemd's CPUUsageNSec on each node). Both nodes, both clusters and "
+           f"the controller share the machine's {doc['cores']} cores, so this shows the partitions split and the "
+           "group's cost, not what a second machine adds.", "",
+           "| nodes | round | records/s | MB/s | CPU s | CPU s per GB |", "|---|---|---|---|---|---|"]
+    for n, rs in by_nodes.items():
+        out += [f"| {n} | {i + 1} | {r['records_per_s']:,} | {r['mb_per_s']} | {r['cpu_s']} | {r['cpu_s_per_gb']} |"
+                for i, r in enumerate(rs)]
+    if 1 in mean and 2 in mean:
+        out += ["", f"Two nodes against one, mean of the rounds: {mean[2] / mean[1]:.2f}x the records/s."]
+    return "\n".join(out) + "\n"
+
+
 def write(results: dict, out: Path, results_md: Path) -> None:
     png = out / "mirror-compare.png"
     chart(results, png)
@@ -266,4 +287,6 @@ def write(results: dict, out: Path, results_md: Path) -> None:
     if (out / "fleet.json").exists():
         text += fleet(json.loads((out / "fleet.json").read_text()),
                       str((out / "fleet.png").relative_to(results_md.parent)))
+    if (out / "scaleout.json").exists():
+        text += scaleout(json.loads((out / "scaleout.json").read_text()))
     results_md.write_text(text)

@@ -244,3 +244,16 @@ def test_fleet_requests_are_counted_from_what_the_log_got_during_the_action_only
 
     result, counted = fleet_playbook.requests_during(["sim-1"], action)
     assert result == "done" and counted["per_cluster"]["max"] == 1 and counted["writes"] == 1
+
+
+def test_scaleout_section_has_every_round_and_the_ratio_of_the_means():
+    row = {"records": 2_000_000, "mb_per_s": 1.0, "cpu_s": 1.0, "cpu_s_per_gb": 2.0}
+    doc = {"command": "python bench/scaleout.py", "date": "2026-12-03", "commit": "abc", "cores": 2,
+           "record_bytes": 120, "rows": [{**row, "nodes": 1, "records_per_s": 40_000},
+                                         {**row, "nodes": 2, "records_per_s": 50_000},
+                                         {**row, "nodes": 1, "records_per_s": 60_000},
+                                         {**row, "nodes": 2, "records_per_s": 50_000}]}
+    text = report.scaleout(doc)
+    assert text.count("\n| 1 | ") == 2 and text.count("\n| 2 | ") == 2
+    assert "| 2 | 2 | 50,000 | 1.0 | 1.0 | 2.0 |" in text
+    assert "Two nodes against one, mean of the rounds: 1.00x the records/s." in text
