@@ -218,23 +218,26 @@ def test_200k_records_arrive_complete_ordered_and_faithful_and_sigterm_commits(c
     assert {tp.partition: tp.offset for tp in committed} == ends
 
 
-def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path):
+@pytest.mark.parametrize("membership", ["static", "dynamic"])
+def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
     source, target = clusters
     topic = f"crash-{uuid.uuid4().hex[:8]}"
     n = 100_000  # killed at a third of it; kill -9 under a steady stream is the fault suite's too
     create(source, topic)
     produce(source, topic, n)
-    # Restarted as the role's unit restarts it: with its instance id, so its static members are back at once
-    # rather than after the killed ones' session timeout.
-    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000",
-            "--instance.id", f"w-{topic}")
-    mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000")
+    # static: restarted as the role's unit restarts it, with its instance id: its members take their partitions back
+    # without a rebalance. dynamic (the command line's default): the killed members expire, then the group
+    # rebalances; the brokers' minimum session timeout keeps that short.
+    args += ("--instance.id", f"w-{topic}") if membership == "static" else ()
+    consumer = "" if membership == "static" else "session.timeout.ms=6000\n"
+    mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
     wait_count(target, topic, n // 3, 120, mirror)
     mirror.kill9()  # the supervisor and both streams, mid-stream
     on_target = settled_count(target, topic)  # requests in flight at the kill still land: let them
     beyond_commit = on_target - (n - lag(source, f"g-{topic}", topic))  # mirrored, but not committed at the kill
     assert on_target < n, "the whole topic was copied before the kill: nothing was tested"
-    again = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+    again = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
     try:
         wait_caught_up(source, f"g-{topic}", topic, 180, again)
     finally:

@@ -55,14 +55,17 @@ WHEELHOUSE = Path.home() / ".cache/ambari_kafka.mirroring/wheelhouse"  # the rol
 
 
 def test_second_run_changes_and_restarts_nothing(lab):
-    python = on_node(lab, "python3 -c 'import sys; print(\"cp%d%d\" % sys.version_info[:2])'")
-    for platform in (d for d in WHEELHOUSE.glob(f"{python}-*") if d.is_dir()):  # as earlier versions left it
-        (platform / ".complete-0123").write_text("kafka_mirror-0.1.0-py3-none-any.whl\n")
+    # The node's wheelhouse on the controller (the role's name for it: Python, then glibc's manylinux platform), with
+    # a download marker inside it as earlier versions left them.
+    platform = WHEELHOUSE / on_node(lab, "python3 -c 'import platform, sys; print(\"cp%d%d-manylinux_%s_%s\" % "
+                                         "(*sys.version_info[:2], platform.libc_ver()[1].replace(\".\", \"_\"), "
+                                         "platform.machine()))'")
+    platform.mkdir(parents=True, exist_ok=True)
+    (platform / ".complete-0123").write_text("kafka_mirror-0.1.0-py3-none-any.whl\n")
     output, _ = playbook(PLAYBOOK)  # converge (on a fresh lab it changes everything)
     assert "canary mirrored in" in output
-    # The node's wheelhouse is copied from the controller's file by file: nothing but dependencies' wheels in it.
-    used = [d for d in WHEELHOUSE.glob(f"{python}-*") if d.is_dir()]
-    assert used and {f.suffix for d in used for f in d.iterdir()} == {".whl"}
+    # It is copied to the node file by file: nothing but the dependencies' wheels in it.
+    assert {f.suffix for f in platform.iterdir()} == {".whl"}
     before = {c.name: request_ids(c) for c in (lab.primary, lab.secondary)}
     service = on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState -p User")
     _, recap = playbook(PLAYBOOK)
@@ -93,6 +96,21 @@ def test_check_mode_on_a_changed_cluster_shows_the_change_and_the_restart(lab, r
     assert primary.desired("kafka-broker")[1]["listeners"] == "PLAINTEXT://localhost:9092"  # nothing written
 
 
+# The mirror_worker role alone, the clusters' brokers given as kafka_network sets them (every broker, in host order):
+# the worker's configuration is then the one setup-mirroring.yml writes.
+ROLE_ONLY = """
+- hosts: ambari_clusters
+  gather_facts: false
+  tasks:
+    - ansible.builtin.set_fact:
+        kafka_network_bootstrap_servers: >-
+          {{ '10.231.1.10:9092,10.231.1.11:9092,10.231.1.12:9092' if inventory_hostname == 'lab-primary' else
+             '10.231.2.10:9092,10.231.2.11:9092,10.231.2.12:9092' }}
+- hosts: mirror_workers
+  roles: [ambari_kafka.mirroring.mirror_worker]
+"""
+
+
 def test_client_secrets_are_never_shown_and_reach_the_worker_as_given(lab, tmp_path):
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     extra = {  # written raw, the newline would add security.protocol=SSL and the backslash would swallow group.id
@@ -103,29 +121,22 @@ def test_client_secrets_are_never_shown_and_reach_the_worker_as_given(lab, tmp_p
     }
     variables = tmp_path / "secrets.json"  # a vars file, as vault would give them: never on a command line
     variables.write_text(json.dumps({"mirror_worker_consumer_properties": extra}))
+    (tmp_path / "role.yml").write_text(ROLE_ONLY)  # where the properties are written (setup-mirroring.yml's play)
+    pid = on_node(lab, "systemctl show kafka-mirror -p MainPID")
     try:
-        proc = run_playbook("-vvv", "-e", f"@{variables}", PLAYBOOK)
+        proc = run_playbook("-vvv", "-i", str(ROOT / "inventory/lab"), "-e", f"@{variables}",
+                            str(tmp_path / "role.yml"))
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-        assert "canary mirrored in" in proc.stdout  # restarted with them, healthy, mirroring
+        # Restarted with them and healthy (the role waits for every stream assigned and committing on /health).
+        assert on_node(lab, "systemctl show kafka-mirror -p MainPID") != pid
+        assert "Wait until every stream is assigned and committing" in proc.stdout
         assert secret not in proc.stdout + proc.stderr
         written = parse_properties(on_node(lab, "cat /etc/kafka-mirror/consumer.properties"))
         assert {k: written[k] for k in extra} == extra and "security.protocol" not in written
         assert written["group.id"] == "kafka-mirror-lab"
         assert on_node(lab, "stat -c '%a %U %G' /etc/kafka-mirror/consumer.properties") == "640 root kafka-mirror"
-    finally:
-        playbook(PLAYBOOK)  # back to the inventory's configuration
-
-
-# The mirror_worker role alone, the clusters' brokers given as kafka_network would set them.
-ROLE_ONLY = """
-- hosts: ambari_clusters
-  gather_facts: false
-  tasks:
-    - ansible.builtin.set_fact:
-        kafka_network_bootstrap_servers: "{{ '10.231.1.10:9092' if inventory_hostname == 'lab-primary' else '10.231.2.10:9092' }}"
-- hosts: mirror_workers
-  roles: [ambari_kafka.mirroring.mirror_worker]
-"""
+    finally:  # back to the inventory's configuration
+        assert run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml")).returncode == 0
 
 
 @pytest.mark.parametrize("extra, message", [
