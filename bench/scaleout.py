@@ -4,7 +4,7 @@ Usage (root, the lab's venv, `kafka-lab up --nodes 2`): python bench/scaleout.py
 Each round deploys the pair with setup-mirroring.yml (the role, as users run it) to its workers, under a pair name of
 its own (so a group of its own), against a fresh target topic; the source holds a preloaded backlog. Throughput is
 timed between the target holding 20% and 90% of it (the start, the group's joins and the tail left out); CPU is the
-services' own (systemd's CPUUsageNSec on each node, since the role's restart). One node and two alternate, so the
+services' own (their processes' CPU time on each node, since the role's restart). One node and two alternate, so the
 machine's drift falls on both. Writes bench/results/scaleout.json; `python -m mirrorbench --report-only` puts it in
 bench/RESULTS.md.
 """
@@ -41,8 +41,10 @@ def home() -> Path:
 
 def on_node(index: int, command: str) -> str:
     info = json.loads((Paths(home()).node_home(index) / "node.json").read_text())
+    # A stop may take the unit's TimeoutStopSec (120 s): the lab's nodes sometimes cannot kill a stopped service's
+    # control group ("Input/output error" under nspawn), and systemd then waits that long for a straggler.
     proc = subprocess.run(node.ssh_argv(Path(info["key"]), info["ip"], command), capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
     if proc.returncode != 0:
         raise SystemExit(f"on node {index + 1}: {command}: {proc.stderr}")
     return proc.stdout.strip()
@@ -84,12 +86,17 @@ def crossing(samples: list[tuple[float, int]], level: float) -> float:
     return at
 
 
+# The service's processes' CPU time, summed from /proc: systemd's CPUUsageNSec is "[not set]" in the lab's nodes
+# (nspawn gives them read-only cgroup v1 controllers), and every process of the service lives the whole round.
+CPU_TICKS = ("for p in $(cat /sys/fs/cgroup/systemd/system.slice/kafka-mirror.service/cgroup.procs "
+             "/sys/fs/cgroup/system.slice/kafka-mirror.service/cgroup.procs 2>/dev/null); do "
+             "awk '{print $14 + $15}' /proc/$p/stat; done | awk '{s += $1} END {print s + 0}'; getconf CLK_TCK")
+
+
 def cpu_ns(index: int) -> int:
-    """The service's CPU time since it started (systemd's accounting; [not set] without it)."""
-    value = on_node(index, "systemctl show kafka-mirror -p CPUUsageNSec --value")
-    if not value.isdigit():
-        raise SystemExit(f"node {index + 1} reports no CPU time for kafka-mirror ({value!r}): CPUAccounting off?")
-    return int(value)
+    """CPU time of the node's kafka-mirror processes (user and system, since the role's restart)."""
+    ticks, per_second = on_node(index, CPU_TICKS).split()
+    return int(ticks) * 1_000_000_000 // int(per_second)
 
 
 def one_round(w: Workload, nodes: int, index: int, primary: str, secondary: str, workdir: Path) -> dict:

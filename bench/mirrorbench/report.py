@@ -268,9 +268,11 @@ def scaleout(doc: dict) -> str:
            f"`{doc['command']}` ({doc['date']}, code {doc['commit']}, {doc['cores']} cores): one pair deployed by "
            "setup-mirroring.yml to one worker node, then to two (the role on each, one consumer group), mirroring a "
            f"backlog of {rows[0]['records']:,} records of {doc['record_bytes']} bytes; timed from 20% to 90% of it on "
-           "the target. CPU: the services' own (systemd's CPUUsageNSec on each node). Both nodes, both clusters and "
+           "the target. CPU: the services' own (their processes' CPU time on each node). Both nodes, both clusters and "
            f"the controller share the machine's {doc['cores']} cores, so this shows the partitions split and the "
-           "group's cost, not what a second machine adds.", "",
+           "group's cost, not what a second machine adds. Each node runs the role's 4 streams "
+           "(mirror_worker_num_streams), so two nodes run 8: how much of a gain more streams on one node would give "
+           "too, this run does not separate.", "",
            "| nodes | round | records/s | MB/s | CPU s | CPU s per GB |", "|---|---|---|---|---|---|"]
     for n, rs in by_nodes.items():
         out += [f"| {n} | {i + 1} | {r['records_per_s']:,} | {r['mb_per_s']} | {r['cpu_s']} | {r['cpu_s_per_gb']} |"
