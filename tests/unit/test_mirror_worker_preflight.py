@@ -25,7 +25,7 @@ PLAY = """
 def preflight(tmp_path: Path, **extra) -> subprocess.CompletedProcess:
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
-    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,w2,", "-l", "localhost", str(play), "-e",
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,w2,w3,", "-l", "localhost", str(play), "-e",
                            json.dumps(extra)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
@@ -78,3 +78,12 @@ def test_both_directions_pass_that_check_with_provenance_or_on_other_topics(tmp_
     proc = preflight(tmp_path, mirror_worker_provenance=provenance, **both_ways(back))
     assert "every record would go round forever" not in proc.stdout
     assert "Check that both clusters of the pair were read" in proc.stdout  # the next check ran
+
+
+def test_a_reverse_pair_on_other_topics_is_not_blamed_for_the_loop_of_another(tmp_path):
+    extra = both_ways(["orders"])
+    extra["mirroring_pairs"].append({"name": "ba2", "primary": "b", "secondary": "a", "topics": [{"name": "billing"}],
+                                     "workers": ["w3"]})
+    proc = preflight(tmp_path, mirror_worker_provenance=False, **extra)
+    out = proc.stdout.replace("\\'", "'")
+    assert "and pair ba mirrors them back" in out and "not yet on ['localhost', 'w2'])" in out
