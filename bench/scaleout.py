@@ -56,10 +56,7 @@ def playbook(workdir: Path, extra: dict | None, *args: str) -> None:
     if extra is not None:
         secondary = load_config(home()).clusters()[1]
         (workdir / "nodes.yml").write_text(yaml.safe_dump({"all": {"children": {"mirror_workers": {"hosts": {
-            "lab-node-2": {"ansible_host": node.node_ip(secondary, 1), "ansible_user": "root",
-                           "ansible_ssh_private_key_file": "{{ kafka_lab_home }}/node/id_ed25519",
-                           "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
-        }}}}}))
+            "lab-node-2": node.inventory_host(secondary, 1)}}}}}))
         (workdir / "vars.json").write_text(json.dumps(extra))
         argv += ["-i", str(workdir / "nodes.yml"), "-e", f"@{workdir / 'vars.json'}"]
     proc = subprocess.run([*argv, *args, str(ROOT / "setup-mirroring.yml")], capture_output=True, text=True, cwd=ROOT,

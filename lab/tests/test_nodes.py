@@ -5,11 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kafka_lab import cli, node
 from kafka_lab.layout import LabConfig, Paths
 
 SECONDARY = LabConfig().clusters()[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_each_node_has_its_own_address_name_machine_and_directory_and_the_first_is_as_before():
@@ -52,3 +54,9 @@ def test_node_and_nodes_together_are_refused(capsys):
     with pytest.raises(SystemExit):
         cli.main(["up", "--node", "--nodes", "2"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_nodes_inventory_variables_are_the_lab_inventorys_for_the_first():
+    first = yaml.safe_load((ROOT / "inventory/lab/hosts.yml").read_text())["all"]["children"]["mirror_workers"]
+    assert node.inventory_host(SECONDARY, 0) == first["hosts"]["lab-node"]
+    assert node.inventory_host(SECONDARY, 1)["ansible_host"] == "10.231.2.101"

@@ -54,9 +54,7 @@ def run_playbook(lab, tmp_path: Path | None, extra: dict) -> str:
     """setup-mirroring.yml on inventory/lab plus the second node as lab-node-2, with `extra` as a vars file."""
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory/lab")]
     if tmp_path is not None:
-        second = {"ansible_host": node.node_ip(lab.secondary.spec, 1), "ansible_user": "root",
-                  "ansible_ssh_private_key_file": "{{ kafka_lab_home }}/node/id_ed25519",
-                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+        second = node.inventory_host(lab.secondary.spec, 1)
         (tmp_path / "nodes.yml").write_text(yaml.safe_dump(
             {"all": {"children": {"mirror_workers": {"hosts": {"lab-node-2": second}}}}}))
         (tmp_path / "vars.json").write_text(json.dumps(extra))

@@ -194,6 +194,13 @@ def up(paths: Paths, cluster: ClusterSpec, progress: Callable[[str], None] = _qu
         {"hostname": hostname(cluster, index), "ip": ip, "key": str(key), "user": "root", "suite": SUITE}, indent=2))
 
 
+def inventory_host(cluster: ClusterSpec, index: int) -> dict[str, str]:
+    """Ansible's connection variables for node `index`, as inventory/lab gives them for the first (lab-node)."""
+    return {"ansible_host": node_ip(cluster, index), "ansible_user": "root",
+            "ansible_ssh_private_key_file": "{{ kafka_lab_home }}/node/id_ed25519",
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+
+
 def ssh_argv(key: Path, ip: str, *command: str) -> list[str]:
     return ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", f"root@{ip}", *command]
