@@ -87,12 +87,14 @@ class Tool:
 
 class KafkaMirror(Tool):
     """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting; `exactly_once`: the mode of
-    that name, with the static instance id it needs (unique per run)."""
+    that name, with the static instance id it needs (unique per run); `offset_map`: the offset map on."""
 
-    def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False) -> None:
+    def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False,
+                 offset_map: bool = False) -> None:
         self.name = name
         self.consumer_extra = consumer_extra
         self.exactly_once = exactly_once
+        self.offset_map = offset_map
 
     def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
         consumer, producer = _client_files(job)
@@ -103,6 +105,8 @@ class KafkaMirror(Tool):
         static = ["--instance.id", instance_id] if instance_id else []
         if self.exactly_once:
             static.append("--exactly-once")
+        if self.offset_map:
+            static.append("--offset-map")
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
                        "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0",
                        *static], {"STATE_DIRECTORY": str(job.workdir)})
@@ -193,4 +197,8 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          "kafka-mirror-backoff1000": KafkaMirror("kafka-mirror, fetch.queue.backoff.ms=1000",
                                                  "fetch.queue.backoff.ms=1000\n"),
          # transactions on the target with the positions in them (issue 11): its throughput cost
-         "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True)}
+         "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True),
+         # the offset map (issue 11, item 1): its cost, alone and inside the transactions
+         "kafka-mirror-map": KafkaMirror("kafka-mirror --offset-map", offset_map=True),
+         "kafka-mirror-eos-map": KafkaMirror("kafka-mirror --exactly-once --offset-map", exactly_once=True,
+                                             offset_map=True)}

@@ -2,7 +2,8 @@
 with nothing skipped and nothing read again beyond the secondary's own duplicates, after kill -9 of the mirror.
 
 Each record's value names its source identity (partition:sequence); the source has transactional stretches (commit
-markers and an aborted transaction leave gaps in its offsets) before plain ones.
+markers and an aborted transaction leave gaps in its offsets) before plain ones. A local producer of the secondary
+writes the same topic all along (as in active-active), so the mirror's records are interleaved with others there.
 """
 from __future__ import annotations
 
@@ -114,10 +115,29 @@ def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> N
                                                   asynchronous=False))
 
 
+def write_locally(bootstrap: str, topic: str, per_second: float) -> tuple[threading.Event, threading.Thread]:
+    """A producer of the secondary writing 'local:n' into every partition of the mirrored topic until the event."""
+    stop = threading.Event()
+
+    def run() -> None:
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+        n = 0
+        while not stop.wait(PARTITIONS / per_second):
+            for p in range(PARTITIONS):
+                producer.produce(topic, b"local:%d" % n, b"k", partition=p)
+            n += 1
+            producer.poll(0)
+        assert producer.flush(60) == 0
+
+    thread = threading.Thread(target=run, name=f"local-{topic}", daemon=True)
+    thread.start()
+    return stop, thread
+
+
 def write_worker_yaml(workdir: Path, source: str, target: str, topic: str, mirror_group: str, app: str,
-                      streams: int) -> tuple:
+                      streams: int, exactly_once: bool = False) -> tuple:
     """worker.yaml with the offset map on and the application's group synced; the kafka-mirror arguments to use it."""
-    (workdir / "worker.yaml").write_text(yaml.safe_dump({
+    (workdir / "worker.yaml").write_text(yaml.safe_dump({"exactly_once": exactly_once,
         "consumer": {"bootstrap.servers": source, "group.id": mirror_group},
         "producer": {"bootstrap.servers": target}, "include": topic, "sync_groups": [app],
         "offset_map": True, "num_streams": streams, "offset_commit_interval_ms": 1000, "metrics_port": 0,
@@ -137,14 +157,19 @@ def translate(workdir: Path, group: str, *args: str, allow_missing: bool = False
     return proc.returncode, json.loads(proc.stdout)
 
 
-def test_a_group_of_the_primary_resumes_on_the_secondary_exactly_after_kill_9(clusters, tmp_path):
+@pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
+def test_a_group_of_the_primary_resumes_on_the_secondary_exactly_after_kill_9(clusters, tmp_path, exactly_once):
+    """With exactly_once, the map is written inside the mirror's transactions: the killed worker's open transaction,
+    records and map entries alike, is aborted by its successor, and the target holds no duplicate to re-read."""
     source, target = clusters
     topic = f"xlate-{uuid.uuid4().hex[:8]}"
     mirror_group, app = f"g-{topic}", f"app-{topic}"
     create(source, topic, partitions=PARTITIONS)
+    create(target, topic, partitions=PARTITIONS)  # the local producer writes from the start
+    local, writing = write_locally(target, topic, per_second=400)
     producing = produce_identified(source, topic, plain_per_second=8_000)  # the plain part takes about 19s
     total = PARTITIONS * PER_PARTITION
-    args = write_worker_yaml(tmp_path, source, target, topic, mirror_group, app, streams=2)
+    args = write_worker_yaml(tmp_path, source, target, topic, mirror_group, app, streams=2, exactly_once=exactly_once)
     mirror = Mirror(tmp_path, source, target, mirror_group, *args)
     wait_count(target, topic, total // 3, 120, mirror)
     mirror.kill9()  # mid-stream: what reached the target beyond the last commit is mirrored again
@@ -168,6 +193,8 @@ def test_a_group_of_the_primary_resumes_on_the_secondary_exactly_after_kill_9(cl
         time.sleep(2)  # stream 0 copies the group's offsets at its first commit, then every 10 s
     finally:
         assert again.stop() == 0, again.output()[-3000:]
+        local.set()
+        writing.join(60)
 
     code, result = translate(tmp_path, app)
     live_code, live = translate(tmp_path, app, "--group-offsets", "primary")
@@ -182,19 +209,25 @@ def test_a_group_of_the_primary_resumes_on_the_secondary_exactly_after_kill_9(cl
     resumed = read_from(target, topic, translated)  # what it reads on the secondary from the translation
     whole = read_from(target, topic, {p: 0 for p in range(PARTITIONS)})
     for p in range(PARTITIONS):
-        want, got = expected[p], resumed[p]
+        assert resumed[p][0] == expected[p][0]  # exactly the record after the group's position: no local one first
+        want = expected[p]
+        got = [v for v in resumed[p] if not v.startswith(b"local:")]
+        locals_read = len(resumed[p]) - len(got)
         assert b"aborted" not in got
         first = int(want[0].split(b":")[1])
         before = [v for v in got if int(v.split(b":")[1]) < first]
         skipped = set(want) - set(got)
         rereads = len(got) - len(set(got))
-        held_twice = len(whole[p]) - len(set(whole[p]))
+        mirrored = [v for v in whole[p] if not v.startswith(b"local:")]
+        held_twice = len(mirrored) - len(set(mirrored))
         print(f"partition {p}: group at {positions[p]} -> secondary {translated[p]}: {len(got)} read, "
               f"{len(skipped)} skipped, {len(before)} before the group's position, {rereads} read twice "
-              f"(the secondary holds {held_twice} duplicates in the partition)")
-        assert got[0] == want[0]  # exactly the record after the group's position
+              f"(the secondary holds {held_twice} duplicates in the partition), {locals_read} local records")
         assert not skipped and not before
         assert rereads <= held_twice
+        assert locals_read, "no local record after the translated position: the local producer did not interleave"
+        if exactly_once:
+            assert held_twice == 0
     map_records = count_map(target)
     print(f"offset map: {map_records} records on the target's map topic (all sources, before compaction)")
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from kafka_mirror import mirror as mirror_module
 from kafka_mirror.config import MirrorConfig, load
 from kafka_mirror.errors import ConfigError, SendFailure
 from kafka_mirror.mirror import Stream
 from kafka_mirror.selection import TopicSelection
+from kafka_mirror.offset_map import MapWriter, OffsetMap, view
 from kafka_mirror.transactions import parse_position, position_record, transactional_id
+from kafka_mirror.translate import EXACT, translate
 
 from test_commits import Consumer, Metrics, Producer, records
 
@@ -214,6 +216,92 @@ def test_lost_partitions_abort_the_transaction_so_their_new_owner_is_the_only_wr
     assert s.producer.aborts == 1 and len(s.producer.data()) == 20 and s.consumer.seeks == {("b", 0): 10}
 
 
+class TargetLog(TxnProducer):
+    """The target's log as Kafka keeps it: every record sent takes an offset, aborted or not, and each transaction's
+    end takes one more in every partition it wrote (its marker). `log`: (topic, partition, offset, key, value,
+    committed) per record."""
+
+    MAP = "kafka-mirror.offset-map"
+
+    def __init__(self, on_delivery) -> None:
+        super().__init__(on_delivery)
+        self.next: dict[tuple[str, int], int] = {}
+        self.log: list[list] = []
+        self.begun_log = 0
+
+    def begin_transaction(self) -> None:
+        super().begin_transaction()
+        self.begun_log = len(self.log)
+
+    def _deliver(self, error_of) -> None:
+        queue, self.queue = self.queue, []
+        for msg, callback in queue:
+            error = error_of(msg)
+            if error is None:
+                tp = (msg.topic(), msg.partition())
+                offset = self.next.get(tp, 0)
+                self.next[tp] = offset + 1
+                msg = Message(topic=msg.topic(), partition=msg.partition(), offset=offset, key=msg.key(),
+                              value=msg.value())
+                self.sent.append((msg.topic(), msg.partition(), msg.value()))
+                self.log.append([msg.topic(), msg.partition(), offset, msg.key(), msg.value(), False])
+            callback(error, msg)
+
+    def _end(self, committed: bool) -> None:
+        for tp in {(r[0], r[1]) for r in self.log[self.begun_log:]}:
+            self.next[tp] += 1  # the marker
+        for r in self.log[self.begun_log:]:
+            r[5] = committed
+
+    def commit_transaction(self, timeout: float = -1) -> None:
+        super().commit_transaction(timeout)
+        self._end(True)
+
+    def abort_transaction(self, timeout: float = -1) -> None:
+        self.flush()  # what was sent already is in the log, with offsets
+        super().abort_transaction(timeout)
+        self._end(False)
+
+    def read_committed(self, topic: str) -> list:
+        return [r for r in self.log if r[0] == topic and r[5]]
+
+
+def source_records(topic: str, partition: int, offsets) -> list[Message]:
+    return [Message(topic=topic, partition=partition, offset=o, key=b"k", value=b"%d" % o, timestamp=(1, 1))
+            for o in offsets]
+
+
+def test_the_offset_map_is_stored_in_the_transaction_of_the_records_it_maps(tmp_path, monkeypatch):
+    s = stream(tmp_path, monkeypatch, abort=False)
+    s.producer = TargetLog(s._delivered_mapped)
+    s.offset_map = OffsetMap()
+    s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
+    s.map_writer = MapWriter(None, TargetLog.MAP, "g")  # its own producer is for group offsets only
+    hand_over(s, source_records("a", 0, range(0, 100)))
+    assert s.producer.read_committed(TargetLog.MAP) == []
+    s.checkpoint()
+    hand_over(s, source_records("a", 0, range(100, 150)))
+    s.checkpoint()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    hand_over(s, source_records("a", 0, range(150, 170)) + source_records("b", 0, range(0, 10)))
+    s.checkpoint()  # aborted: a's failure takes b's records with it, and their map entries
+    assert s.producer.aborts == 1 and not s.offset_map.dirty
+    del s.producer.fail["a"]
+    s.paused.clear()
+    hand_over(s, source_records("a", 0, range(150, 200)) + source_records("b", 0, range(0, 10)))
+    s.checkpoint()
+
+    mapped = view([(r[3], r[4]) for r in s.producer.read_committed(TargetLog.MAP)], "g")
+    for tp, end in ((("a", 0), 200), (("b", 0), 10)):
+        data = {r[2]: int(r[4]) for r in s.producer.read_committed(tp[0]) if r[1] == tp[1]}  # offset -> source
+        for seg in mapped.segments[tp]:  # facts only: no segment names an aborted record
+            assert [data.get(seg.target_start + i) for i in range(seg.count)] == \
+                list(range(seg.source_start, seg.source_end)), seg
+        for position in range(end):
+            target, status = translate(mapped.segments[tp], position)[:2]
+            assert status == EXACT and data[min(o for o in data if o >= target)] == position, (tp, position)
+
+
 def write(tmp_path, text: str) -> str:
     path = tmp_path / "worker.yaml"
     path.write_text("consumer: {bootstrap.servers: s:9092, group.id: g}\nproducer: {bootstrap.servers: t:9092}\n"
@@ -229,7 +317,6 @@ def test_transactional_ids_are_stable_per_stream_and_scoped_to_the_source_cluste
 
 @pytest.mark.parametrize("text, says", [
     ("exactly_once: true\n", "needs instance_id"),
-    ("exactly_once: true\ninstance_id: w1\noffset_map: true\n", "cannot be used together"),
     ("exactly_once: true\ninstance_id: w1\nproducer: {bootstrap.servers: t:9092, transactional.id: x}\n",
      "sets transactional.id"),
     ("exactly_once: maybe\ninstance_id: w1\n", "exactly_once must be true or false"),

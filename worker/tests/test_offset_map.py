@@ -22,18 +22,22 @@ from kafka_mirror.translate import EXACT, INEXACT, UNMAPPED, translate, translat
 TP = ("t", 0)
 
 
-def batch(offsets, anchor: int | None) -> Batch:
+def batch(offsets) -> Batch:
     b = None
     for o in offsets:
         b = handed(b, o)
-    b.anchor = anchor
     return b
 
 
-def settle(pm: PartitionMap, batches: list[Batch], tail: int | None) -> list[Segment]:
+def settle(pm: PartitionMap, batches: list[Batch], targets) -> list[Segment]:
+    """One window: the batches handed over, then `targets`, each record's target offset in report order (what the
+    delivery callback sees: OffsetMap.delivered)."""
+    reports = OffsetMap()
+    for offset in targets:
+        reports.delivered(TP, offset)
     for b in batches:
         pm.add(b)
-    return pm.settle(tail)
+    return pm.settle(reports.starts.get(TP), reports.tails.get(TP))
 
 
 def segs(pm_segments: list[Segment]) -> list[tuple[int, int, int, int]]:
@@ -44,17 +48,17 @@ def segs(pm_segments: list[Segment]) -> list[tuple[int, int, int, int]]:
 
 def test_a_plain_topic_is_one_segment_however_many_batches_and_commits():
     pm = PartitionMap()
-    first = settle(pm, [batch(range(0, 100), 500), batch(range(100, 250), 600)], tail=749)
+    first = settle(pm, [batch(range(0, 100)), batch(range(100, 250))], range(500, 750))
     assert segs(first) == [(0, 0, 500, 250)]
-    grown = settle(pm, [batch(range(250, 300), 750)], tail=799)
+    grown = settle(pm, [batch(range(250, 300))], range(750, 800))
     assert grown == first and segs(grown) == [(0, 0, 500, 300)]  # the same segment (same key), longer
 
 
 def test_a_restart_from_the_last_commit_starts_a_new_segment_with_the_new_delta():
     pm = PartitionMap()
-    settle(pm, [batch(range(0, 100), 0)], tail=99)
+    settle(pm, [batch(range(0, 100))], range(0, 100))
     pm.reset()  # kill -9: a new process; the records 80..99 were on the target but not committed
-    restarted = settle(pm, [batch(range(80, 150), 100)], tail=169)
+    restarted = settle(pm, [batch(range(80, 150))], range(100, 170))
     assert segs(restarted) == [(80, 80, 100, 70)]  # delta 20: the duplicates shifted it
 
 
@@ -62,41 +66,47 @@ def test_source_gaps_split_segments_and_positions_in_a_gap_resume_at_the_next_re
     pm = PartitionMap()
     # a transactional source: commit markers at 10 and 21, an aborted transaction 30..34
     offsets = [*range(0, 10), *range(11, 21), *range(22, 30), *range(35, 40)]
-    out = settle(pm, [batch(offsets, 1000)], tail=1000 + len(offsets) - 1)
+    out = settle(pm, [batch(offsets)], range(1000, 1000 + len(offsets)))
     assert segs(out) == [(0, 0, 1000, 10), (10, 11, 1010, 10), (21, 22, 1020, 8), (30, 35, 1028, 5)]
-    # a gap between two batches is found the same way
-    more = settle(pm, [batch(range(41, 45), 1033)], tail=1036)
+    # a gap between two windows is found the same way
+    more = settle(pm, [batch(range(41, 45))], range(1033, 1037))
     assert segs(more) == [(40, 41, 1033, 4)]
 
 
-def test_another_writer_between_our_records_is_detected_and_only_what_is_known_is_recorded():
+def test_another_writers_records_between_ours_are_placed_exactly():
     pm = PartitionMap()
-    # batch 1 holds 10 records at 0..9, but batch 2's anchor is at 12: two foreign records somewhere in between
-    out = settle(pm, [batch(range(0, 10), 0), batch(range(10, 20), 12)], tail=21)
-    assert segs(out) == [(0, 0, 0, 1), (10, 10, 12, 10)]  # batch 1: its anchor only; batch 2 verified by the tail
-    # within the last batch: the tail is further than its count says
-    out = settle(pm, [batch(range(20, 30), 22)], tail=40)
-    assert segs(out) == [(10, 10, 12, 11)]  # its anchor, right after the previous segment, extends it
-    # the segment after an unverified stretch does not claim the positions before its first record
-    out = settle(pm, [batch(range(30, 40), 41)], tail=50)
-    assert segs(out) == [(30, 30, 41, 10)]
+    # source 0..9 in one batch: 0..4 at 0..4, two records of a local producer at 5 and 6, then 5..9 at 7..11;
+    # the next batch 10..19 at 12..21
+    out = settle(pm, [batch(range(0, 10)), batch(range(10, 20))], [*range(0, 5), *range(7, 22)])
+    assert segs(out) == [(0, 0, 0, 5), (5, 5, 7, 15)]
+    # a window starting after foreign records, and more of them inside it
+    out = settle(pm, [batch(range(20, 30))], [*range(25, 28), *range(40, 47)])
+    assert segs(out) == [(20, 20, 25, 3), (23, 23, 40, 7)]
+    target = {}  # source offset -> target offset, record by record
+    for seg in [Segment(0, 0, 0, 5), Segment(5, 5, 7, 15), *out]:
+        target.update({seg.source_start + i: seg.target_start + i for i in range(seg.count)})
+    mapped = [Segment(0, 0, 0, 5), Segment(5, 5, 7, 15), *out]
+    for position in range(0, 30):  # each position resumes at its record: no foreign record is claimed as ours
+        assert translate(mapped, position)[:2] == (target[position], EXACT)
 
 
 def test_nothing_is_recorded_for_a_window_with_a_missing_report():
     pm = PartitionMap()
-    assert settle(pm, [batch(range(0, 10), 0), batch(range(10, 20), None)], tail=9) == []
+    assert settle(pm, [batch(range(0, 10)), batch(range(10, 20))], range(0, 19)) == []
     assert pm.open is None  # the next window starts a new segment
-    assert segs(settle(pm, [batch(range(20, 30), 20)], tail=29)) == [(20, 20, 20, 10)]
+    assert segs(settle(pm, [batch(range(20, 30))], range(20, 30))) == [(20, 20, 20, 10)]
+    assert settle(pm, [batch(range(30, 40))], []) == []  # no report at all
 
 
 def test_blocked_partitions_are_forgotten_and_others_recorded():
     m = OffsetMap()
-    m.handed({("a", 0): batch(range(0, 5), None), ("b", 0): batch(range(0, 5), None)})
-    m.anchored("a", 0, 0, 100)
-    m.anchored("b", 0, 0, 200)
-    m.tails.update({("a", 0): 104, ("b", 0): 204})
+    m.handed({("a", 0): batch(range(0, 5)), ("b", 0): batch(range(0, 5))})
+    for i in range(5):
+        m.delivered(("a", 0), 100 + i)
+        m.delivered(("b", 0), 200 + i)
     m.settle(blocked=[("a", 0)])
     assert list(m.dirty) == [("b", 0, 200)] and ("a", 0) not in m.partitions
+    assert not m.tails and not m.starts  # the next window's first report starts a run
 
 
 # --- translation ----------------------------------------------------------------------------------------------
@@ -148,7 +158,7 @@ def test_after_the_last_entry_translation_is_safe_and_says_how_much_it_may_rerea
 
 
 def test_in_an_unverified_stretch_translation_falls_back_to_the_last_verified_position():
-    holes = [Segment(0, 0, 0, 1), Segment(10, 10, 12, 10)]  # 1..9 not verified (another writer in between)
+    holes = [Segment(0, 0, 0, 1), Segment(10, 10, 12, 10)]  # 1..9 not verified (a window with a report missing)
     assert translate(holes, 5)[:3] == (1, INEXACT, 4)
     assert translate(holes, 1)[:2] == (1, EXACT)
     assert translate(holes, 15)[:2] == (17, EXACT)
@@ -182,6 +192,8 @@ class Producer:
         self.next: dict[tuple[str, int], int] = {}
         self.fail: dict[str, KafkaError] = {}
         self.hang = False
+        self.others: dict = {}  # (topic, partition) -> f(n): records another producer writes after our n-th
+        self.acked: dict = {}  # (topic, partition) -> our records acknowledged
 
     def produce(self, topic, value=None, key=None, partition=-1, timestamp=0, headers=None, on_delivery=None):
         self.queue.append((topic, partition, value, key, on_delivery or self.on_delivery))
@@ -197,8 +209,10 @@ class Producer:
             err = self.fail.get(topic)
             offset = -1001
             if err is None:
-                offset = self.next.get((topic, partition), 0)
-                self.next[(topic, partition)] = offset + 1
+                tp = (topic, max(partition, 0))
+                offset = self.next.get(tp, 0)
+                n = self.acked[tp] = self.acked.get(tp, 0) + 1
+                self.next[tp] = offset + 1 + (self.others[tp](n) if tp in self.others else 0)
             callback(err, Message(topic=topic, partition=max(partition, 0), offset=offset, value=value, key=key))
         return 0
 
@@ -261,7 +275,7 @@ def mapped_stream(tmp_path: Path) -> Stream:
     s.producer = Producer(s._delivered_mapped)
     s.limits = {"a": 4, "b": 4}
     s.offset_map = OffsetMap()
-    s.offset_map.tails = s.tails
+    s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
     s.map_writer = MapWriter(MapProducer(s.consumer), "kafka-mirror.offset-map", "g")
     return s
 
@@ -329,6 +343,39 @@ def test_the_loop_records_source_gaps_and_another_writer_between_commits(tmp_pat
     assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 3), (3, 5, 3, 2), (7, 7, 8, 2)]
     assert translate(stored_map(s).segments[("a", 0)], 4)[:2] == (3, EXACT)  # a position in the gap
     assert translate(stored_map(s).segments[("a", 0)], 7)[:2] == (8, EXACT)  # past the foreign records
+
+
+def exact_everywhere(s: Stream, tp, sources: range) -> None:
+    """Every source position of `sources` translates, exactly, to the target offset its record was acknowledged at."""
+    segments = stored_map(s).segments[tp]
+    at = {}
+    for seg in segments:
+        at.update({seg.source_start + i: seg.target_start + i for i in range(seg.count)})
+    for position in sources:
+        assert translate(segments, position)[:2] == (at[position], EXACT), position
+
+
+def test_a_local_producer_writing_between_our_records_leaves_every_position_exact(tmp_path):
+    s = mapped_stream(tmp_path)
+    # after every 7th of our records of a[0], a local producer of the secondary writes 3 (active-active)
+    s.producer.others[("a", 0)] = lambda n: 3 if n % 7 == 0 else 0
+    run(s, records("a", 0, range(0, 50)), records("a", 0, range(50, 100)))
+    s.checkpoint()
+    run(s, records("a", 0, range(100, 130)))
+    s.checkpoint()
+    segments = stored_map(s).segments[("a", 0)]
+    assert len(segments) == 130 // 7 + 1 and segments[-1].target_end == 130 + 3 * (130 // 7)
+    exact_everywhere(s, ("a", 0), range(0, 130))
+
+
+def test_records_placed_by_key_are_foreign_records_of_the_partition_they_land_in(tmp_path):
+    s = mapped_stream(tmp_path)
+    s.limits = {"a": 1}  # the target topic has one partition: a[1]'s records are placed by key, into a[0]
+    run(s, records("a", 0, range(0, 20)) + records("a", 1, range(0, 5)) + records("a", 0, range(20, 30)))
+    s.checkpoint()
+    assert ("a", 1) not in stored_map(s).segments
+    assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 20), (20, 20, 25, 10)]
+    exact_everywhere(s, ("a", 0), range(0, 30))
 
 
 @pytest.mark.parametrize("abort", [True, False])

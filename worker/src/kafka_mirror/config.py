@@ -232,7 +232,7 @@ def load(argv: list[str]) -> MirrorConfig:
     exactly_once = _boolean(pick("exactly_once", False), "exactly_once")
     offset_map = _boolean(pick("offset_map", False), "offset_map")
     if exactly_once:
-        _check_exactly_once(instance_id, offset_map, producer)
+        _check_exactly_once(instance_id, producer)
     offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")
     positions_topic = _choice_text(pick("positions_topic", POSITIONS_TOPIC), "positions_topic")
     return MirrorConfig(
@@ -266,14 +266,11 @@ def load(argv: list[str]) -> MirrorConfig:
     )
 
 
-def _check_exactly_once(instance_id: Any, offset_map: bool, producer: dict) -> None:
+def _check_exactly_once(instance_id: Any, producer: dict) -> None:
     if instance_id in (None, ""):
         raise ConfigError("exactly_once needs instance_id (--instance.id), unique per worker and the same across its "
                           "restarts: the transactional ids are made from it, so that a worker restarted after a crash "
                           "aborts what its predecessor left open; the mirror_worker role sets it to the host's name")
-    if offset_map:
-        raise ConfigError("exactly_once and offset_map cannot be used together yet: the map is built from delivery "
-                          "reports, which records of a transaction aborted later also get; turn one of them off")
     if "transactional.id" in producer:
         raise ConfigError("producer configuration sets transactional.id, which every stream would share; with "
                           "exactly_once each stream gets kafka-mirror.<group.id>.<instance_id>.<stream>.<source "

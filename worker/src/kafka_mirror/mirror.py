@@ -136,7 +136,8 @@ class Stream:
         self.group_offsets: GroupOffsets | None = None  # stream 0 with sync_groups and the map on
         self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
         self.map_writer: MapWriter | None = None
-        self.tails: dict[tuple[str, int], int] = {}  # last target offset reported per partition (map on)
+        self.tails: dict[tuple[str, int], int] = {}  # the offset map's, for the delivery callback (map on)
+        self.starts: dict[tuple[str, int], list] = {}
         self.next_group_sync = 0.0
         self.map_retry_at = 0.0
         self.origin: tuple[bytes, bytes] | None = None  # --provenance: (source cluster id, target cluster id)
@@ -243,7 +244,7 @@ class Stream:
                              "linger.ms": 5, "error_cb": self._client_error_map, "logger": rdkafka_log})
         self.map_writer = MapWriter(producer, topic, self.config.source_alias or self.config.consumer["group.id"])
         self.offset_map = OffsetMap()
-        self.offset_map.tails = self.tails
+        self.tails, self.starts = self.offset_map.tails, self.offset_map.starts
         if self.index == 0 and self.config.sync_groups:
             self.group_offsets = GroupOffsets(self.config.admin("source"), rdkafka_log)
 
@@ -319,6 +320,7 @@ class Stream:
         latest: dict[tuple[str, int], int] = {}
         mapped = self.offset_map is not None
         batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
+        unmapped = {"on_delivery": self._delivered}  # offset map: a record placed by key reports outside it
         origin, looped = self.origin, {}
         for m in messages:
             if m.error() is not None:
@@ -341,11 +343,10 @@ class Stream:
                 if first is None:
                     headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
             extra = {} if size < LARGE_RECORD else {"on_delivery": partial(self._delivered_at, partition, offset)}
-            if mapped and target == partition:  # the map: count and note gaps; anchor a batch's first record
+            if mapped and target == partition:  # the map: count the records and note the source's gaps
                 b = batches.get((topic, partition))
                 if b is None:
                     batches[(topic, partition)] = Batch(offset, offset, 1)
-                    extra = {"on_delivery": partial(self._delivered_at, partition, offset)}
                 else:
                     if offset != b.last + 1:
                         if b.gaps is None:
@@ -353,11 +354,13 @@ class Stream:
                         b.gaps.append((b.last, offset))
                     b.last = offset
                     b.count += 1
-            elif mapped and (topic, partition) in self.offset_map.partitions:
-                # Placed by key (the target shows fewer partitions): the map must not claim these offsets held no
-                # record, so the partition's next kept record starts over.
-                batches.pop((topic, partition), None)
-                self.offset_map.reset([(topic, partition)])
+            elif mapped:  # placed by key: on the target it is another writer's record, between the kept ones
+                extra = extra or unmapped
+                if (topic, partition) in self.offset_map.partitions:
+                    # The target shows fewer partitions now: the map must not claim these offsets held no record,
+                    # so the partition's next kept record starts over.
+                    batches.pop((topic, partition), None)
+                    self.offset_map.reset([(topic, partition)])
             while True:
                 if holding or reports:  # a record failed: none after it may land before it is mirrored again
                     reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
@@ -416,22 +419,25 @@ class Stream:
             self.undelivered = True
 
     def _delivered_mapped(self, err: KafkaError | None, msg: Message) -> None:
-        """_delivered, noting the last target offset per partition for the offset map's checks."""
+        """_delivered, noting for the offset map where the partition's target offsets break their run
+        (OffsetMap.delivered, inlined: it runs for every record)."""
         if err is None:
             self.last_acked = msg
-            self.tails[(msg.topic(), msg.partition())] = msg.offset()
+            tp, offset = (msg.topic(), msg.partition()), msg.offset()
+            before = self.tails.get(tp, -2)
+            if before != offset - 1:
+                self.starts.setdefault(tp, []).append((before, offset))
+            self.tails[tp] = offset
         else:
             self.reports.append(Report(err.name(), err.str(), msg.topic(), msg.partition(), None, len(msg)))
             self.undelivered = True
 
     def _delivered_at(self, partition: int, offset: int, err: KafkaError | None, msg: Message) -> None:
-        """Large records, and with the offset map the first record of each partition in a batch, carry their source
-        position: a rejection names it and commits can stop right at it; an acknowledgement anchors the map."""
+        """Large records carry their source position: a rejection names it and commits can stop right at it."""
         if err is None:
             self.last_acked = msg
-            if self.offset_map is not None and msg.partition() == partition:
-                self.tails[(msg.topic(), partition)] = msg.offset()
-                self.offset_map.anchored(msg.topic(), partition, offset, msg.offset())
+            if self.offset_map is not None and msg.partition() == partition:  # else placed by key: not the map's
+                self.offset_map.delivered((msg.topic(), partition), msg.offset())
         else:
             self.reports.append(Report(err.name(), err.str(), msg.topic(), partition, offset, len(msg)))
             self.undelivered = True
@@ -497,6 +503,8 @@ class Stream:
             self.hashed.clear()
             if self.offset_map is not None:
                 self._store_map()
+            else:  # turned off by an error: the callback still notes runs
+                self.starts.clear()
         return self.tracker.plan(in_flight=left, only=only), left
 
     def _store_map(self) -> None:
@@ -504,6 +512,8 @@ class Stream:
         commit, bounded. A failure here is logged and retried at the next commit; it never holds a commit back."""
         try:
             self.offset_map.settle(self.tracker.blocked())
+            if self.config.exactly_once:  # stored inside the transaction of the records it maps
+                return
             if time.monotonic() < self.map_retry_at:
                 return
             if not self.map_writer.store_segments(self.offset_map.dirty):
@@ -573,7 +583,8 @@ class Stream:
             return False
         if self.unsettled:  # records may still be acknowledged: the transaction stays open
             return False
-        if not offsets and not self.in_txn:
+        segments = self.offset_map.dirty if self.offset_map is not None else {}
+        if not offsets and not self.in_txn and not segments:
             self._align_source()
             return True
         if not self.in_txn and not self._begin():
@@ -583,9 +594,12 @@ class Stream:
             for (topic, partition), offset in offsets.items():
                 key, value = position_record(self.source_id, group, topic, partition, offset)
                 self.producer.produce(self.config.positions_topic, value, key, 0, on_delivery=_ignore_report)
+            for key, value in self.map_writer.segment_records(segments) if segments else ():
+                # the map's facts become visible with the records they describe, or never (an abort drops both)
+                self.producer.produce(self.map_writer.topic, value, key, 0, on_delivery=_ignore_report)
         except (KafkaException, BufferError) as exc:
-            log.warning("stream %d: positions not handed to the producer (%s): the transaction is aborted and mirrored "
-                        "again", self.index, exc)
+            log.warning("stream %d: positions or offset map not handed to the producer (%s): the transaction is "
+                        "aborted and mirrored again", self.index, exc)
             self._purge()
             return False
         err = self._transact(self.producer.commit_transaction)
@@ -598,6 +612,7 @@ class Stream:
                 self._fatal(err)
             return False
         self.in_txn = False
+        segments.clear()
         self.tracker.committed_ok(offsets)
         self.metrics.commits.inc()
         if offsets:
@@ -790,6 +805,8 @@ class Stream:
             self._count_acknowledged()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
+            if self.config.exactly_once:  # the aborted transaction held these records: not facts any more
+                self.offset_map.dirty.clear()
         positions = self.tracker.rewind(list(self.tracker.pending))
         self._seek(positions, pause_s)
         if positions:

@@ -7,12 +7,13 @@ transaction marker, an aborted or compacted-away record) and translate to `targe
 wherever (target offset - source offset) changes: when the mirror starts or rewinds (once per restart for a plain
 topic), at a gap in the source, or where another writer's record lies between two of ours.
 
-How it is known, cheaply: the loop anchors the first record of each partition in each batch (a delivery callback
-with its source offset, as large records already have) and counts the records and gaps it hands over; the delivery
-reports give the last target offset per partition. A batch is verified when the next batch's anchor (or, for the
-last one, the last delivery report) sits exactly `count` records after its own: nothing else was written between.
-A batch that fails the check contributes only its anchor record. Nothing is recorded unless every record of the
-window was acknowledged and its partition is not blocked by a failure: the map states facts, never plans.
+How it is known, cheaply: the loop counts, per partition and batch, the records and source gaps it hands over;
+the delivery callback, which runs per record anyway, notes where the target offsets of a partition stop being
+consecutive (the window's first report, and any record of another writer between two of ours). Delivery reports of
+one partition come in the order its records were produced (idempotent producer), so once every record of the window
+is acknowledged, the i-th record handed over is the i-th reported: the target runs, laid over the source runs, give
+every record's target offset. A window whose reports do not add up (a missing report) records nothing, and nothing is
+recorded for a partition blocked by a failure: the map states facts, never plans.
 
 Key: (alias, topic, partition, target_start): unique per segment, stable while the segment grows, so each write
 carries the segment's whole state (a lost write is repaired by the next, and compaction keeps the newest, longest
@@ -67,13 +68,12 @@ class Segment:
 
 @dataclass
 class Batch:
-    """What one consume() batch handed over for one partition: first/last offsets, count, gaps, the anchor."""
+    """What one consume() batch handed over for one partition: first/last offsets, count, gaps."""
 
     first: int
     last: int
     count: int
     gaps: Optional[list] = None  # [(last record before a gap, first record after it)], in order
-    anchor: Optional[int] = None  # target offset of `first`, from its delivery report
 
     def runs(self) -> list[tuple[int, int]]:
         """(start, length) of the source runs without gaps."""
@@ -97,58 +97,58 @@ def handed(batch: Optional[Batch], offset: int) -> Batch:
     return batch
 
 
+def target_runs(starts: list[tuple[int, int]], tail: int) -> list[tuple[int, int]]:
+    """(start, length) of the target runs of one partition's window. `starts`: (the offset reported before, the
+    offset that broke the run) in report order, the first being the window's first report; `tail`: the last one."""
+    ends = [before for before, _ in starts[1:]] + [tail]
+    return [(start, end - start + 1) for (_, start), end in zip(starts, ends)]
+
+
 @dataclass
 class PartitionMap:
     """One source partition's window (batches since the last settle) and the segment its next records extend."""
 
     batches: list = field(default_factory=list)
-    by_first: dict = field(default_factory=dict)  # first offset -> Batch waiting for its anchor
     open: Optional[Segment] = None  # the segment holding the last record handed over, when verified
 
     def add(self, batch: Batch) -> None:
         self.batches.append(batch)
-        self.by_first[batch.first] = batch
-
-    def anchored(self, source_offset: int, target_offset: int) -> None:
-        batch = self.by_first.get(source_offset)
-        if batch is not None and batch.anchor is None:
-            batch.anchor = target_offset
 
     def reset(self) -> None:
         """Records given up (purged, rewound, revoked): what follows starts a new segment."""
-        self.batches, self.by_first, self.open = [], {}, None
+        self.batches, self.open = [], None
 
-    def settle(self, tail: Optional[int]) -> list[Segment]:
-        """Every record of the window acknowledged; `tail`: the last target offset reported for the partition.
+    def settle(self, starts: Optional[list[tuple[int, int]]], tail: Optional[int]) -> list[Segment]:
+        """Every record of the window acknowledged; `starts` and `tail` from the delivery reports (target_runs).
         Returns the segments created or grown."""
-        batches = self.batches
-        self.batches, self.by_first = [], {}
+        batches, self.batches = self.batches, []
         if not batches:
             return []
-        if tail is None or any(b.anchor is None for b in batches):
+        sources = [run for b in batches for run in b.runs()]
+        targets = target_runs(starts, tail) if starts and tail is not None else []
+        if sum(n for _, n in targets) != sum(n for _, n in sources):
             self.open = None  # a report is missing: nothing of the window can be verified
             return []
         changed: list[Segment] = []
-        for k, b in enumerate(batches):
-            end = batches[k + 1].anchor - 1 if k + 1 < len(batches) else tail
-            verified = end == b.anchor + b.count - 1
-            target = b.anchor
-            for start, length in (b.runs() if verified else [(b.first, 1)]):
+        runs = iter(targets)
+        target, room = 0, 0
+        for start, length in sources:
+            while length:
+                if not room:
+                    target, room = next(runs)
+                n = min(length, room)
                 seg = self.open
                 if seg is not None and start == seg.source_end and target == seg.target_end:
-                    seg.count += length
+                    seg.count += n
                     if not changed or changed[-1] is not seg:
                         changed.append(seg)
                 else:
                     # The previous record handed over is `seg`'s last: nothing lies between it and `start` in the
                     # source, so positions up to `start` resume at `target`.
                     after = seg is not None and start >= seg.source_end
-                    seg = Segment(seg.source_end if after else start, start, target, length)
+                    seg = self.open = Segment(seg.source_end if after else start, start, target, n)
                     changed.append(seg)
-                    self.open = seg
-                target += length
-            if not verified:
-                self.open = None  # what follows the anchor in this batch is not known
+                start, length, target, room = start + n, length - n, target + n, room - n
         return changed
 
 
@@ -158,6 +158,7 @@ class OffsetMap:
     def __init__(self) -> None:
         self.partitions: dict[TopicPartition, PartitionMap] = {}
         self.tails: dict[TopicPartition, int] = {}  # last target offset reported per (topic, partition)
+        self.starts: dict[TopicPartition, list] = {}  # where the reported target offsets broke their run
         self.dirty: dict[tuple[str, int, int], Segment] = {}  # (topic, partition, target_start) -> not yet stored
 
     def handed(self, batches: dict[TopicPartition, Batch]) -> None:
@@ -167,15 +168,18 @@ class OffsetMap:
                 pm = self.partitions[tp] = PartitionMap()
             pm.add(batch)
 
-    def anchored(self, topic: str, partition: int, source_offset: int, target_offset: int) -> None:
-        pm = self.partitions.get((topic, partition))
-        if pm is not None:
-            pm.anchored(source_offset, target_offset)
+    def delivered(self, tp: TopicPartition, offset: int) -> None:
+        """One of our records of `tp` acknowledged at `offset` (the stream's callback inlines this)."""
+        before = self.tails.get(tp, -2)
+        if before != offset - 1:
+            self.starts.setdefault(tp, []).append((before, offset))
+        self.tails[tp] = offset
 
     def reset(self, tps: Iterable[TopicPartition]) -> None:
         for tp in tps:
             pm = self.partitions.pop(tp, None)
             self.tails.pop(tp, None)
+            self.starts.pop(tp, None)
             if pm is not None:
                 pm.reset()
 
@@ -183,9 +187,10 @@ class OffsetMap:
         """After a flush that left nothing unacknowledged: verify each window; blocked partitions start over."""
         self.reset([tp for tp in blocked if tp in self.partitions])
         for tp, pm in self.partitions.items():
-            for seg in pm.settle(self.tails.get(tp)):
+            for seg in pm.settle(self.starts.get(tp), self.tails.get(tp)):
                 self.dirty[(tp[0], tp[1], seg.target_start)] = seg
         self.tails.clear()
+        self.starts.clear()
 
 
 # --- on the wire: JSON keys and values, readable with kafka-console-consumer --------------------------------------
@@ -303,11 +308,13 @@ class MapWriter:
             self.last_error = f"{left} record(s) not acknowledged within {timeout:.0f}s"
         return not left and not self.failed
 
+    def segment_records(self, dirty: dict) -> list[tuple[bytes, bytes]]:
+        return [segment_record(self.alias, t, p, seg) for (t, p, _), seg in dirty.items()]
+
     def store_segments(self, dirty: dict) -> bool:
         if not dirty:
             return True
-        records = [segment_record(self.alias, t, p, seg) for (t, p, _), seg in dirty.items()]
-        if self.store(records):
+        if self.store(self.segment_records(dirty)):
             dirty.clear()
             return True
         return False

@@ -89,11 +89,15 @@ def table(group: str, rows: list[Translation], note: str) -> str:
 # --- I/O ----------------------------------------------------------------------------------------------------------
 
 def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
-    """Every record of the map topic up to its end at the start of the read."""
+    """Every record of the map topic up to its end at the start of the read, as committed transactions left it (with
+    exactly_once the map is written inside the mirror's transactions): read read_committed until the fetch position,
+    which passes aborted records and transaction markers, reaches the high watermark. A transaction still open holds
+    it back until it ends (at most transaction.timeout.ms after its worker died)."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer({**conf, "group.id": f"kafka-mirror-translate-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": False})
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": False,
+                         "isolation.level": "read_committed"})
     try:
         md = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
         if md is None or md.error is not None:
@@ -107,13 +111,16 @@ def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> lis
         deadline = time.monotonic() + deadline_s
         while remaining:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the offset map topic {topic} was not read to its end within {deadline_s:.0f}s")
+                raise TimeoutError(f"the offset map topic {topic} was not read to its end within {deadline_s:.0f}s"
+                                   " (a transaction of the mirror still open holds it)")
             for m in consumer.consume(10000, 1.0):
                 if m.error() is not None:
                     raise KafkaException(m.error())
-                out.append((m.key(), m.value()))
-                if m.offset() + 1 >= remaining.get(m.partition(), 0):
-                    remaining.pop(m.partition(), None)
+                if m.offset() < remaining.get(m.partition(), -1):
+                    out.append((m.key(), m.value()))
+            for tp in consumer.position([TopicPartition(topic, p) for p in remaining]):
+                if tp.offset >= remaining[tp.partition]:
+                    remaining.pop(tp.partition)
         return out
     finally:
         consumer.close()
