@@ -7,8 +7,11 @@ without creating a topic.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -36,9 +39,9 @@ def produce_other(bootstrap: str, topic: str) -> None:
     assert other.flush(30) == 0
 
 
-def failover(target: str, group: str, offsets: list[dict], check: bool = False) -> dict:
+def failover(target: str, group: str, offsets: list[dict], check: bool = False, **options) -> dict:
     """The module ad hoc on localhost, as a user's playbook runs it (--check --diff for check mode)."""
-    args = {"bootstrap_servers": target, "group": group, "offsets": offsets, "timeout": 30}
+    args = {"bootstrap_servers": target, "group": group, "offsets": offsets, "timeout": 30, **options}
     return module_run("kafka_group_failover", args, {}, check=check, diff=True)
 
 
@@ -179,3 +182,41 @@ def test_a_translated_group_is_failed_over_with_the_module_and_resumes_on_the_se
     past = failover(target, app, [{**rows[0], "target_offset": end + 1}] + moved[1:])
     assert past["failed"] and f"offset {end + 1} of {topic}:0 is past its end on the secondary ({end})" in past["msg"]
     assert committed(target, app, topic) == wanted
+
+    # 7. Rows kafka-mirror really prints that are not exact, read from the primary: the group moved on past what the
+    # (stopped) mirror mapped, so each partition is inexact (safe: it may re-read), and onto a topic the mirror does
+    # not copy, which is unmapped (no safe offset).
+    produce_plain(source, topic, 100)
+    beyond = {p: PER_PARTITION + 50 for p in range(PARTITIONS)}
+    commit(source, app, topic, beyond)
+    other = f"not-mirrored-{uuid.uuid4().hex[:8]}"
+    create(source, other, partitions=1)
+    commit(source, app, other, {0: 0})
+    code, live = translate(tmp_path, app, "--group-offsets", "primary")
+    assert code == 4, live
+    real = live["partitions"]
+    status = {(r["topic"], r["partition"]): (r["status"], r["target_offset"], r["reread_at_most"]) for r in real}
+    assert status[(other, 0)][:2] == ("unmapped", None), status
+    assert all(status[(topic, p)] == ("inexact", end, 50) for p in range(PARTITIONS)), status
+    # by default an unmapped partition refuses the whole group, naming it and the way on
+    refused = failover(target, app, real)
+    assert refused["failed"] and f"{other}:0" in refused["msg"] and "allow_incomplete" in refused["msg"], refused
+    # require_exact refuses the inexact ones, saying how much each may re-read
+    strict = failover(target, app, real, require_exact=True, allow_incomplete=True)
+    assert strict["failed"] and "require_exact" in strict["msg"] and "may re-read 50" in strict["msg"], strict
+    assert committed(target, app, topic) == wanted  # neither changed anything
+    # allow_incomplete sets the safe ones and reports the rest
+    partial = failover(target, app, real, allow_incomplete=True)
+    assert not partial["failed"] and partial["changed"] and partial["not_set"] == [f"{other}:0"], partial
+    assert committed(target, app, topic) == {p: end for p in range(PARTITIONS)}
+    assert other not in topic_names(target)
+
+    # 8. A group the primary has no commits of: translation says so and names the way on, from the map or the primary.
+    nobody = f"never-committed-{uuid.uuid4().hex[:8]}"
+    code, none = translate(tmp_path, nobody, allow_missing=True)
+    assert code == 1 and none == {}
+    proc = subprocess.run([str(Path(sys.executable).parent / "kafka-mirror"), "offsets", "translate", "--config",
+                           str(tmp_path / "worker.yaml"), "--group", nobody, "--group-offsets", "primary", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and f"group {nobody} has no committed offsets on the primary" in proc.stderr, proc
+    assert "Traceback" not in proc.stderr

@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from kafka_mirror import mirror as mirror_module
 from kafka_mirror.config import MirrorConfig, load
-from kafka_mirror.errors import ConfigError, SendFailure
+from kafka_mirror.errors import ConfigError, MirrorError, SendFailure
 from kafka_mirror.mirror import Stream
 from kafka_mirror.selection import TopicSelection
 from kafka_mirror.offset_map import MapWriter, OffsetMap, view
@@ -320,6 +320,8 @@ def test_transactional_ids_are_stable_per_stream_and_scoped_to_the_source_cluste
     ("exactly_once: true\ninstance_id: w1\nproducer: {bootstrap.servers: t:9092, transactional.id: x}\n",
      "sets transactional.id"),
     ("exactly_once: maybe\ninstance_id: w1\n", "exactly_once must be true or false"),
+    ("exactly_once: true\ninstance_id: w1\nproducer: {bootstrap.servers: t:9092, socket.timeout.ms: 70000}\n",
+     "socket.timeout.ms=70000 is above transaction.timeout.ms=60000"),
 ])
 def test_exactly_once_refuses_what_cannot_work(tmp_path, text, says):
     path = tmp_path / "w.yaml"
@@ -450,3 +452,29 @@ def test_a_source_commit_to_move_up_is_forgotten_with_its_partition(tmp_path, mo
     s.checkpoint()  # the move-up is refused for now
     s._revoked(s.consumer, [TopicPartition("a", 0)])
     assert s.source_behind == {}
+
+
+def test_init_transactions_is_called_again_while_librdkafka_says_retriable(tmp_path, monkeypatch):
+    """A broker restarted moments ago answers COORDINATOR_LOAD_IN_PROGRESS while it loads the transaction log; the
+    stream waits for it (bounded) instead of ending. A refusal that is not retriable ends it, naming the id."""
+    s = stream(tmp_path, monkeypatch)
+    monkeypatch.setattr(mirror_module, "ensure_topic", lambda *args: None)
+    monkeypatch.setattr(mirror_module, "TXN_RETRY_PAUSE_S", 0)
+    answers = [KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS, retriable=True),
+               KafkaError(KafkaError._TIMED_OUT, retriable=True), None]
+    calls = []
+
+    def init_transactions(timeout):
+        calls.append(timeout)
+        err = answers.pop(0)
+        if err is not None:
+            raise KafkaException(err)
+
+    s.sync = type("Sync", (), {"target": None})()
+    s.producer.init_transactions = init_transactions
+    s._start_transactions()
+    assert calls == [mirror_module.TXN_INIT_EACH_S] * 3
+    answers[:] = [KafkaError(KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)]
+    with pytest.raises(MirrorError) as err:
+        s._start_transactions()
+    assert "cannot start transactions" in str(err.value) and "kafka-mirror.g.w1.0" in str(err.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from kafka_mirror.config import MirrorConfig
 from kafka_mirror.mirror import Stream
@@ -439,3 +439,44 @@ def test_translate_reads_the_maps_ends_again_while_a_leader_moves():
     with pytest.raises(KafkaException):
         watermarks(denied, TopicPartition("m", 0))
     assert denied.calls == 1
+
+
+class ExistingTopicAdmin:
+    """A target where the state topic already exists with `policy` (None: the describe is refused)."""
+
+    def __init__(self, policy: str | None) -> None:
+        self.policy = policy
+
+    def create_topics(self, topics, request_timeout=None):
+        from concurrent.futures import Future
+
+        done: Future = Future()
+        done.set_exception(KafkaException(KafkaError(KafkaError.TOPIC_ALREADY_EXISTS)))
+        return {t.topic: done for t in topics}
+
+    def describe_configs(self, resources, request_timeout=None):
+        from concurrent.futures import Future
+
+        described: Future = Future()
+        if self.policy is None:
+            described.set_exception(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)))
+        else:
+            described.set_result({"cleanup.policy": type("Entry", (), {"value": self.policy})()})
+        return {r: described for r in resources}
+
+
+@pytest.mark.parametrize("policy, says", [
+    ("delete", "exists with cleanup.policy=delete: retention will delete"),
+    ("compact,delete", None),
+    ("compact", None),
+    (None, "its cleanup.policy is not checked"),
+])
+def test_a_state_topic_made_without_compaction_is_named_not_changed(caplog, policy, says):
+    from kafka_mirror.offset_map import ensure_topic
+
+    ensure_topic(ExistingTopicAdmin(policy), "kafka-mirror.offset-map", -1)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if says is None:
+        assert warned == []
+    else:
+        assert len(warned) == 1 and says in warned[0] and "kafka-mirror.offset-map" in warned[0]

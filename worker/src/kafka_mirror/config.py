@@ -281,6 +281,12 @@ def _check_exactly_once(instance_id: Any, producer: dict) -> None:
             raise ConfigError(f"producer {name}={producer[name]} is above transaction.timeout.ms={txn_ms}, which "
                               "librdkafka refuses with exactly_once: lower it, or raise transaction.timeout.ms (at "
                               "most the brokers' transaction.max.timeout.ms, 900000 by default)")
+    if "socket.timeout.ms" in producer and \
+            _integer(producer["socket.timeout.ms"], "socket.timeout.ms", 10, 300_000) > txn_ms + 100:
+        # librdkafka refuses to make the producer (rdkafka_conf.c: "must be set <= transaction.timeout.ms + 100")
+        raise ConfigError(f"producer socket.timeout.ms={producer['socket.timeout.ms']} is above transaction.timeout.ms"
+                          f"={txn_ms} (+100 ms), which librdkafka refuses with exactly_once: lower it, or raise "
+                          "transaction.timeout.ms")
 
 
 def _groups(value: Any) -> tuple[str, ...]:

@@ -52,7 +52,8 @@ LIBRDKAFKA_BATCH_SIZE = 1_000_000  # batch.size's default
 STATS_INTERVAL_MS = 5000
 # --provenance: names the cluster a record was first written to (its id), set by the first mirror, kept by the next.
 ORIGIN_HEADER = "kafka-mirror.origin"
-TXN_TIMEOUT_S = 60.0  # init_transactions (exactly-once)
+TXN_TIMEOUT_S = 60.0  # init_transactions (exactly-once), retried within it while librdkafka says retriable
+TXN_INIT_EACH_S = 15.0
 TXN_RETRY_S = 180.0  # commit or abort of a transaction, retried while librdkafka says retriable
 TXN_RETRY_PAUSE_S = 0.5
 # The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
@@ -260,10 +261,10 @@ class Stream:
                               "exactly_once stores where each partition resumes there; grant the mirror's principal "
                               "CREATE, WRITE, READ and DESCRIBE on it, or create it with 1 partition and "
                               f"{', '.join(f'{k}={v}' for k, v in POSITIONS_TOPIC_CONFIGS.items())}") from None
-        try:
-            self.producer.init_transactions(TXN_TIMEOUT_S)
-        except KafkaException as exc:
-            raise MirrorError(f"cannot start transactions on the target ({exc.args[0].str()}): exactly_once needs "
+        # e.g. COORDINATOR_LOAD_IN_PROGRESS while a restarted broker loads the transaction log: retriable
+        err = self._transact(self.producer.init_transactions, each=TXN_INIT_EACH_S, total=TXN_TIMEOUT_S)
+        if err is not None:
+            raise MirrorError(f"cannot start transactions on the target ({err.str()}): exactly_once needs "
                               "transactions on the target's brokers and, with an authorizer, WRITE and DESCRIBE on "
                               f"the transactional id {self.config.producer.get('transactional.id')}") from None
 
@@ -631,13 +632,14 @@ class Stream:
         if due and not self._commit_source(due):
             self.source_behind.update(due)
 
-    def _transact(self, call: Callable[[float], None]) -> KafkaError | None:
-        """commit_transaction or abort_transaction, the same call again while librdkafka says retriable (its
-        transactional API's contract), each bounded by transaction.timeout.ms (-1), the whole by TXN_RETRY_S."""
-        deadline = time.monotonic() + TXN_RETRY_S
+    def _transact(self, call: Callable[[float], None], each: float = -1,
+                  total: float = TXN_RETRY_S) -> KafkaError | None:
+        """A call of librdkafka's transactional API, made again while it says retriable (the API's contract): each
+        bounded by `each` (-1: transaction.timeout.ms), the whole by `total`."""
+        deadline = time.monotonic() + total
         while True:
             try:
-                call(-1)
+                call(each)
                 return None
             except KafkaException as exc:
                 err = exc.args[0]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -268,6 +269,29 @@ def ensure_topic(admin, topic: str, replication_factor: int, configs: dict[str, 
                 return
         if code != KafkaError.TOPIC_ALREADY_EXISTS:
             raise
+        check_compacted(admin, topic)
+
+
+def check_compacted(admin, topic: str) -> None:
+    """A state topic made by someone else: without compaction, retention deletes what it holds (the map's old
+    segments: translation says unmapped; stored positions: a restart resumes at the source group's commit). Said,
+    not changed: the topic is the operator's."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        configs = admin.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+    except (KafkaException, FutureTimeout) as exc:
+        log.warning("cannot read the configs of the topic %s (%s): its cleanup.policy is not checked", topic,
+                    exc.args[0].str() if isinstance(exc, KafkaException) else "no answer")
+        return
+    entry = configs.get("cleanup.policy")
+    policy = entry.value if entry is not None else "delete"
+    if "compact" not in (policy or ""):
+        log.warning("the topic %s exists with cleanup.policy=%s: retention will delete what the mirror keeps there; "
+                    "set cleanup.policy=compact on it (kafka-configs.sh --alter --entity-type topics --entity-name "
+                    "%s --add-config cleanup.policy=compact)", topic, policy, topic)
 
 
 class MapWriter:
