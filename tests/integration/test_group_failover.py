@@ -221,3 +221,55 @@ def test_a_translated_group_is_failed_over_with_the_module_and_resumes_on_the_se
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and f"group {nobody} has no committed offsets on the primary" in proc.stderr, proc
     assert "Traceback" not in proc.stderr
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, wanted: dict[int, int], timeout: float,
+                   mirror: Mirror) -> None:
+    deadline = time.monotonic() + timeout
+    while (now := committed(bootstrap, group, topic)) != wanted:
+        assert mirror.proc.poll() is None, mirror.output()[-3000:]
+        assert time.monotonic() < deadline, f"group {group} at {now} on {bootstrap}, not {wanted}, after {timeout}s"
+        time.sleep(1)
+
+
+def test_synced_groups_follow_on_the_secondary_while_idle_there_and_only_forward(clusters, tmp_path):
+    """sync_group_offsets (MirrorMaker 2's sync.group.offsets.enabled): the worker commits the group's translated
+    offsets on the secondary while the group has no member there, never moving a partition back."""
+    from kafka_mirror.mirror import GROUP_SYNC_S
+
+    source, target = clusters
+    topic = f"groupsync-{uuid.uuid4().hex[:8]}"
+    mirror_group, app = f"g-{topic}", f"app-{topic}"
+    create(source, topic, partitions=PARTITIONS)
+    create(target, topic, partitions=PARTITIONS)
+    produce_other(target, topic)
+    produce_plain(source, topic, PER_PARTITION)
+    commit(source, app, topic, POSITIONS)
+    commit(target, app, topic, {p: STALE for p in range(PARTITIONS)})
+    member = join(target, app, topic)  # a consumer of the group on the secondary: its offsets are its own
+    args = write_worker_yaml(tmp_path, source, target, topic, mirror_group, app, streams=1, sync_group_offsets=True)
+    mirror = Mirror(tmp_path, source, target, mirror_group, *args)
+    try:
+        wait_caught_up(source, mirror_group, topic, 120, mirror)
+        wait_synced(tmp_path, app, POSITIONS, 60, mirror)
+        member.poll(0.1)
+        time.sleep(GROUP_SYNC_S + 2)  # a sync after the map held the group: skipped, the group has a member
+        member.poll(0.1)
+        assert committed(target, app, topic) == {p: STALE for p in range(PARTITIONS)}
+        member.close()
+        member = None
+        wanted = {p: ALREADY_THERE + o for p, o in POSITIONS.items()}
+        wait_committed(target, app, topic, wanted, 3 * GROUP_SYNC_S, mirror)
+        # A consumer of the secondary that moved on past the translation keeps its offsets: only forward.
+        ahead = {p: ALREADY_THERE + PER_PARTITION for p in range(PARTITIONS)}
+        commit(target, app, topic, ahead)
+        moved = {p: o + 10 for p, o in POSITIONS.items() if p != 3}  # 3 is at the end already
+        commit(source, app, topic, moved)
+        wait_synced(tmp_path, app, {**POSITIONS, **moved}, 60, mirror)
+        time.sleep(GROUP_SYNC_S + 2)
+        assert committed(target, app, topic) == ahead
+    finally:
+        if member is not None:
+            member.close()
+        assert mirror.stop() == 0, mirror.output()[-3000:]
+    assert "moved on the target to their translated offsets" in mirror.output()

@@ -135,9 +135,10 @@ def write_locally(bootstrap: str, topic: str, per_second: float) -> tuple[thread
 
 
 def write_worker_yaml(workdir: Path, source: str, target: str, topic: str, mirror_group: str, app: str,
-                      streams: int, exactly_once: bool = False) -> tuple:
+                      streams: int, exactly_once: bool = False, sync_group_offsets: bool = False) -> tuple:
     """worker.yaml with the offset map on and the application's group synced; the kafka-mirror arguments to use it."""
     (workdir / "worker.yaml").write_text(yaml.safe_dump({"exactly_once": exactly_once,
+        "sync_group_offsets": sync_group_offsets,
         "consumer": {"bootstrap.servers": source, "group.id": mirror_group},
         "producer": {"bootstrap.servers": target}, "include": topic, "sync_groups": [app],
         "offset_map": True, "num_streams": streams, "offset_commit_interval_ms": 1000, "metrics_port": 0,

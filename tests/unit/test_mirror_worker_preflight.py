@@ -45,12 +45,21 @@ def test_a_list_of_sync_groups_passes_that_check(tmp_path):
     assert "Check that synced groups have an offset map to go to" in proc.stdout
 
 
+@pytest.mark.parametrize("offset_map, groups", [(False, []), (True, [])])
+def test_synced_group_offsets_without_the_map_or_groups_stop_naming_what_to_set(tmp_path, offset_map, groups):
+    proc = preflight(tmp_path, mirror_worker_offset_map=offset_map, mirror_worker_sync_groups=groups,
+                     mirror_worker_sync_group_offsets=True)
+    assert proc.returncode != 0
+    assert "set mirror_worker_offset_map to true and name the groups in mirror_worker_sync_groups" in proc.stdout
+
+
 def both_ways(topics_back: list[str]) -> dict:
     forward = {"name": "ab", "primary": "a", "secondary": "b", "topics": [{"name": "orders"}, {"name": "audit"}]}
     back = {"name": "ba", "primary": "b", "secondary": "a", "topics": [{"name": t} for t in topics_back],
             "workers": ["w2"]}
     return {"_mirror_worker_pairs": [forward], "mirroring_pairs": [forward, back], "mirror_worker_sync_groups": [],
-            "mirror_worker_offset_map": False, "mirror_worker_exactly_once": False}
+            "mirror_worker_offset_map": False, "mirror_worker_exactly_once": False,
+            "mirror_worker_sync_group_offsets": False}
 
 
 def test_a_pair_mirrored_back_on_the_same_topic_without_provenance_stops_naming_both_pairs_and_the_fix(tmp_path):

@@ -61,6 +61,7 @@ class MirrorConfig:
     offset_map_topic: str = "kafka-mirror.offset-map"
     source_alias: str = ""  # names the source in the map's keys; default: the mirror's group.id
     sync_groups: tuple[str, ...] = ()
+    sync_group_offsets: bool = False  # the sync_groups' translated offsets committed on the target (group_sync.py)
     # Exactly-once (transactions.py): a transactional producer per stream, positions stored in its transactions.
     exactly_once: bool = False
     positions_topic: str = POSITIONS_TOPIC
@@ -234,6 +235,11 @@ def load(argv: list[str]) -> MirrorConfig:
     if exactly_once:
         _check_exactly_once(instance_id, producer)
     offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")
+    sync_groups = _groups(pick("sync_groups", []))
+    sync_group_offsets = _boolean(pick("sync_group_offsets", False), "sync_group_offsets")
+    if sync_group_offsets and not (offset_map and sync_groups):
+        raise ConfigError("sync_group_offsets commits the translated offsets of the sync_groups on the target: it needs "
+                          "offset_map: true and the groups in sync_groups")
     positions_topic = _choice_text(pick("positions_topic", POSITIONS_TOPIC), "positions_topic")
     return MirrorConfig(
         consumer={**CONSUMER_DEFAULTS, **consumer, **CONSUMER_FIXED},
@@ -260,7 +266,8 @@ def load(argv: list[str]) -> MirrorConfig:
         offset_map=offset_map,
         offset_map_topic=offset_map_topic,
         source_alias=_choice_text(pick("source_alias", consumer["group.id"]), "source_alias"),
-        sync_groups=_groups(pick("sync_groups", [])),
+        sync_groups=sync_groups,
+        sync_group_offsets=sync_group_offsets,
         exactly_once=exactly_once,
         positions_topic=positions_topic,
     )
@@ -300,7 +307,7 @@ YAML_KEYS = ("consumer", "producer", "consumer_config", "producer_config", "incl
              "num_streams", "offset_commit_interval_ms", "abort_on_send_failure", "topic_refresh_interval_ms",
              "create_topics", "sync_topic_configs", "provenance", "replication_factor", "metrics_port", "metrics_host",
              "log_format", "instance_id", "whitelist", "blacklist", "offset_map", "offset_map_topic", "source_alias",
-             "sync_groups", "exactly_once", "positions_topic")
+             "sync_groups", "sync_group_offsets", "exactly_once", "positions_topic")
 
 
 def _check_keys(yml: dict, path: str) -> None:

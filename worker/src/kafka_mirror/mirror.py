@@ -32,6 +32,7 @@ from kafka_mirror.config import MirrorConfig
 from kafka_mirror.errors import ConfigError, MirrorError, SendFailure
 from kafka_mirror.group_offsets import GroupOffsets
 from kafka_mirror.metrics import Heartbeat, StreamMetrics, write_heartbeat
+from kafka_mirror.group_sync import GroupSync
 from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
 from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
@@ -135,6 +136,7 @@ class Stream:
         self.metrics: StreamMetrics | None = None
         self.offset_map: OffsetMap | None = None  # None: off (--no-offset-map, or its topic could not be made)
         self.group_offsets: GroupOffsets | None = None  # stream 0 with sync_groups and the map on
+        self.group_sync: GroupSync | None = None  # stream 0 with sync_group_offsets
         self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
         self.map_writer: MapWriter | None = None
         self.tails: dict[tuple[str, int], int] = {}  # the offset map's, for the delivery callback (map on)
@@ -248,6 +250,8 @@ class Stream:
         self.tails, self.starts = self.offset_map.tails, self.offset_map.starts
         if self.index == 0 and self.config.sync_groups:
             self.group_offsets = GroupOffsets(self.config.admin("source"), rdkafka_log)
+            if self.config.sync_group_offsets:
+                self.group_sync = GroupSync(self.config.admin("target"), topic, self.map_writer.alias, rdkafka_log)
 
     def _start_transactions(self) -> None:
         """The positions topic, then init_transactions: with the stream's stable transactional id, it aborts what a
@@ -283,6 +287,11 @@ class Stream:
                     self._purge()
         except (KafkaException, MirrorError) as exc:
             log.error("stream %d: while stopping: %s", self.index, exc)
+        if self.group_sync is not None:
+            try:
+                self.group_sync.close()
+            except KafkaException as exc:
+                log.error("stream %d: closing the group offset sync: %s", self.index, exc.args[0].str())
         if self.group_offsets is not None:
             try:
                 self.group_offsets.close()
@@ -484,6 +493,14 @@ class Stream:
         if offsets and not self.map_writer.store_groups(offsets):
             log.warning("stream %d: group offsets not stored in the offset map (%s); retried in %.0fs", self.index,
                         self.map_writer.last_error, GROUP_SYNC_S)
+        if self.group_sync is not None and offsets:
+            try:
+                for group, done in self.group_sync.sync(offsets).items():
+                    log.info("stream %d: group %s: %d partition(s) moved on the target to their translated offsets",
+                             self.index, group, len(done))
+            except (KafkaException, LookupError, TimeoutError) as exc:  # the map unread: tried again next time
+                log.warning("stream %d: groups' offsets not synced to the target (%s); tried again in %.0fs",
+                            self.index, exc.args[0].str() if isinstance(exc, KafkaException) else exc, GROUP_SYNC_S)
 
     def _settle(self, only: list[tuple[str, int]] | None = None,
                 timeout: float | None = None) -> tuple[dict[tuple[str, int], int], int]:

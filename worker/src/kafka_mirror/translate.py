@@ -88,42 +88,66 @@ def table(group: str, rows: list[Translation], note: str) -> str:
 
 # --- I/O ----------------------------------------------------------------------------------------------------------
 
-def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
-    """Every record of the map topic up to its end at the start of the read, as committed transactions left it (with
-    exactly_once the map is written inside the mirror's transactions): read read_committed until the fetch position,
-    which passes aborted records and transaction markers, reaches the high watermark. A transaction still open holds
-    it back until it ends (at most transaction.timeout.ms after its worker died)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+class MapReader:
+    """The map topic read to its end as committed transactions left it (with exactly_once the map is written inside
+    the mirror's transactions): read_committed, until the fetch position, which passes aborted records and
+    transaction markers, reaches the high watermark as it was when the read began. A transaction still open holds it
+    back until it ends (at most transaction.timeout.ms after its worker died). Each read goes on from where the last
+    one stopped (the worker reads it again and again, sync_group_offsets)."""
 
-    consumer = Consumer({**conf, "group.id": f"kafka-mirror-translate-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": False,
-                         "isolation.level": "read_committed"})
-    try:
+    def __init__(self, conf: dict, topic: str) -> None:
+        from confluent_kafka import Consumer
+
+        self.topic = topic
+        self.consumer = Consumer({**conf, "group.id": f"kafka-mirror-translate-{uuid.uuid4().hex[:8]}",
+                                  "enable.auto.commit": False, "enable.partition.eof": False,
+                                  "isolation.level": "read_committed"})
+        self.assigned: set[int] = set()
+        self.latest: dict = {}  # key -> newest value, as compaction keeps it
+
+    def read(self, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
+        """(key, value) of every record up to the end, the newest value per key."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        topic, consumer = self.topic, self.consumer
         md = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
         if md is None or md.error is not None:
             raise LookupError(f"the offset map topic {topic} does not exist on the secondary "
                               f"({md.error.str() if md is not None and md.error else 'not found'}): is the worker "
                               "running with offset_map on, and is offset_map_topic the same?")
-        ends = {p: watermarks(consumer, TopicPartition(topic, p)) for p in md.partitions}
-        consumer.assign([TopicPartition(topic, p, lo) for p, (lo, hi) in ends.items() if hi > lo])
-        remaining = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
-        out: list[tuple] = []
+        new = [TopicPartition(topic, p, -2) for p in md.partitions if p not in self.assigned]  # -2: the beginning
+        if new:
+            consumer.incremental_assign(new)
+            self.assigned.update(tp.partition for tp in new)
+        marks = {p: watermarks(consumer, TopicPartition(topic, p)) for p in self.assigned}
+        ends = {p: hi for p, (lo, hi) in marks.items() if hi > lo}  # an empty partition: nothing to wait for
         deadline = time.monotonic() + deadline_s
-        while remaining:
+        while True:
+            # before its first fetch a partition's position is OFFSET_INVALID (-1001): below any end
+            remaining = {tp.partition for tp in consumer.position([TopicPartition(topic, p) for p in ends])
+                         if tp.offset < ends[tp.partition]}
+            if not remaining:
+                return list(self.latest.items())
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the offset map topic {topic} was not read to its end within {deadline_s:.0f}s"
                                    " (a transaction of the mirror still open holds it)")
             for m in consumer.consume(10000, 1.0):
                 if m.error() is not None:
                     raise KafkaException(m.error())
-                if m.offset() < remaining.get(m.partition(), -1):
-                    out.append((m.key(), m.value()))
-            for tp in consumer.position([TopicPartition(topic, p) for p in remaining]):
-                if tp.offset >= remaining[tp.partition]:
-                    remaining.pop(tp.partition)
-        return out
+                if m.key() is not None:
+                    self.latest[m.key()] = m.value()
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
+    """Every record of the map topic up to its end at the start of the read (MapReader, once)."""
+    reader = MapReader(conf, topic)
+    try:
+        return reader.read(deadline_s)
     finally:
-        consumer.close()
+        reader.close()
 
 
 def watermarks(consumer, tp, timeout_s: float = TIMEOUT_S) -> tuple[int, int]:
