@@ -35,7 +35,7 @@ class Producer:
         self.purged = 0
         self.fatal = False  # the producer hit a fatal error: produce() raises _FATAL (whose fatal() is False)
 
-    def produce(self, topic, value, key, partition, timestamp=0, headers=None, on_delivery=None) -> None:
+    def produce(self, topic, value, key, partition=-1, timestamp=0, headers=None, on_delivery=None) -> None:
         if self.fatal:
             raise KafkaException(KafkaError(KafkaError._FATAL))
         if len(value or b"") > self.too_large:

@@ -228,10 +228,12 @@ class TargetLog(TxnProducer):
         self.next: dict[tuple[str, int], int] = {}
         self.log: list[list] = []
         self.begun_log = 0
+        self.refused: KafkaError | None = None  # a record of the open transaction the target refused
 
     def begin_transaction(self) -> None:
         super().begin_transaction()
         self.begun_log = len(self.log)
+        self.refused = None
 
     def _deliver(self, error_of) -> None:
         queue, self.queue = self.queue, []
@@ -245,6 +247,8 @@ class TargetLog(TxnProducer):
                               value=msg.value())
                 self.sent.append((msg.topic(), msg.partition(), msg.value()))
                 self.log.append([msg.topic(), msg.partition(), offset, msg.key(), msg.value(), False])
+            elif error.code() != KafkaError._PURGE_QUEUE:
+                self.refused = error
             callback(error, msg)
 
     def _end(self, committed: bool) -> None:
@@ -254,6 +258,9 @@ class TargetLog(TxnProducer):
             r[5] = committed
 
     def commit_transaction(self, timeout: float = -1) -> None:
+        self.flush()
+        if self.refused is not None:  # as Kafka: a transaction with a failed record can only be aborted
+            raise KafkaException(KafkaError(self.refused.code(), txn_requires_abort=True))
         super().commit_transaction(timeout)
         self._end(True)
 
@@ -271,12 +278,36 @@ def source_records(topic: str, partition: int, offsets) -> list[Message]:
             for o in offsets]
 
 
-def test_the_offset_map_is_stored_in_the_transaction_of_the_records_it_maps(tmp_path, monkeypatch):
-    s = stream(tmp_path, monkeypatch, abort=False)
+def with_map(s: Stream) -> Stream:
     s.producer = TargetLog(s._delivered_mapped)
     s.offset_map = OffsetMap()
     s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
     s.map_writer = MapWriter(None, TargetLog.MAP, "g")  # its own producer is for group offsets only
+    return s
+
+
+@pytest.mark.parametrize("error, stays", [(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED), False),
+                                          (KafkaError(KafkaError.NOT_ENOUGH_REPLICAS, retriable=True), True)])
+def test_a_map_the_target_refuses_never_stops_the_mirror(tmp_path, monkeypatch, caplog, error, stays):
+    """Refused for good (no WRITE on its topic): the transaction is aborted once, then the map is off for the stream
+    and the records go on without it. A passing refusal aborts the transaction like any record; the map stays."""
+    s = with_map(stream(tmp_path, monkeypatch, abort=False))
+    s.producer.fail[TargetLog.MAP] = error
+    hand_over(s, source_records("a", 0, range(0, 100)))
+    s.checkpoint()
+    assert s.producer.aborts == 1 and s.producer.read_committed("a") == []
+    assert (s.offset_map is not None) == stays
+    assert ("the offset map could not be written in the transaction" in caplog.text) != stays
+    if stays:
+        del s.producer.fail[TargetLog.MAP]
+    hand_over(s, source_records("a", 0, range(0, 100)))  # mirrored again from the stored position
+    s.checkpoint()
+    assert [int(r[4]) for r in s.producer.read_committed("a")] == list(range(0, 100))
+    assert bool(s.producer.read_committed(TargetLog.MAP)) == stays
+
+
+def test_the_offset_map_is_stored_in_the_transaction_of_the_records_it_maps(tmp_path, monkeypatch):
+    s = with_map(stream(tmp_path, monkeypatch, abort=False))
     hand_over(s, source_records("a", 0, range(0, 100)))
     assert s.producer.read_committed(TargetLog.MAP) == []
     s.checkpoint()

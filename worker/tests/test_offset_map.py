@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from kafka_mirror.config import MirrorConfig
-from kafka_mirror.mirror import Stream
+from kafka_mirror.mirror import LARGE_RECORD, Stream
 from kafka_mirror.offset_map import Batch, OffsetMap, PartitionMap, Segment, group_record, handed, segment_record, \
     view
 from kafka_mirror.selection import TopicSelection
@@ -96,6 +96,12 @@ def test_nothing_is_recorded_for_a_window_with_a_missing_report():
     assert pm.open is None  # the next window starts a new segment
     assert segs(settle(pm, [batch(range(20, 30))], range(20, 30))) == [(20, 20, 20, 10)]
     assert settle(pm, [batch(range(30, 40))], []) == []  # no report at all
+
+
+def test_a_report_without_an_offset_records_nothing_of_its_window():
+    # librdkafka reports an old broker's DUPLICATE_SEQUENCE_NUMBER as delivered, with no offset known (-1)
+    pm = PartitionMap()
+    assert settle(pm, [batch(range(0, 3))], [-1, 0, 1]) == [] and pm.open is None
 
 
 def test_blocked_partitions_are_forgotten_and_others_recorded():
@@ -371,7 +377,8 @@ def test_a_local_producer_writing_between_our_records_leaves_every_position_exac
 def test_records_placed_by_key_are_foreign_records_of_the_partition_they_land_in(tmp_path):
     s = mapped_stream(tmp_path)
     s.limits = {"a": 1}  # the target topic has one partition: a[1]'s records are placed by key, into a[0]
-    run(s, records("a", 0, range(0, 20)) + records("a", 1, range(0, 5)) + records("a", 0, range(20, 30)))
+    large = [Message(topic="a", partition=1, offset=5, key=b"k", value=b"v" * LARGE_RECORD, timestamp=(1, 1))]
+    run(s, records("a", 0, range(0, 20)) + records("a", 1, range(0, 4)) + large + records("a", 0, range(20, 30)))
     s.checkpoint()
     assert ("a", 1) not in stored_map(s).segments
     assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 20), (20, 20, 25, 10)]

@@ -148,6 +148,7 @@ class Stream:
         self.send_failure: str | None = None  # exactly-once: an aborted transaction's failure, for checkpoint() to stop
         self.source_id = ""  # exactly-once: the source cluster's id, in the positions' keys and transactional ids
         self.source_behind: dict[tuple[str, int], int] = {}  # exactly-once: source commits behind stored positions
+        self.map_refused: str | None = None  # exactly-once: why the target refused a map record of the transaction
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -352,7 +353,8 @@ class Stream:
                     continue
                 if first is None:
                     headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
-            extra = {} if size < LARGE_RECORD else {"on_delivery": partial(self._delivered_at, partition, offset)}
+            extra = {} if size < LARGE_RECORD else \
+                {"on_delivery": partial(self._delivered_at, partition, offset, target == partition)}
             if mapped and target == partition:  # the map: count the records and note the source's gaps
                 b = batches.get((topic, partition))
                 if b is None:
@@ -434,6 +436,8 @@ class Stream:
         if err is None:
             self.last_acked = msg
             tp, offset = (msg.topic(), msg.partition()), msg.offset()
+            if offset < 0:  # no offset known (an old broker's DUPLICATE_SEQUENCE_NUMBER): the window's sum fails
+                return
             before = self.tails.get(tp, -2)
             if before != offset - 1:
                 self.starts.setdefault(tp, []).append((before, offset))
@@ -442,11 +446,11 @@ class Stream:
             self.reports.append(Report(err.name(), err.str(), msg.topic(), msg.partition(), None, len(msg)))
             self.undelivered = True
 
-    def _delivered_at(self, partition: int, offset: int, err: KafkaError | None, msg: Message) -> None:
+    def _delivered_at(self, partition: int, offset: int, kept: bool, err: KafkaError | None, msg: Message) -> None:
         """Large records carry their source position: a rejection names it and commits can stop right at it."""
         if err is None:
             self.last_acked = msg
-            if self.offset_map is not None and msg.partition() == partition:  # else placed by key: not the map's
+            if self.offset_map is not None and kept:  # else placed by key: another writer's record for the map
                 self.offset_map.delivered((msg.topic(), partition), msg.offset())
         else:
             self.reports.append(Report(err.name(), err.str(), msg.topic(), partition, offset, len(msg)))
@@ -612,12 +616,20 @@ class Stream:
             for (topic, partition), offset in offsets.items():
                 key, value = position_record(self.source_id, group, topic, partition, offset)
                 self.producer.produce(self.config.positions_topic, value, key, 0, on_delivery=_ignore_report)
+        except (KafkaException, BufferError) as exc:
+            log.warning("stream %d: positions not handed to the producer (%s): the transaction is aborted and "
+                        "mirrored again", self.index, exc)
+            self._purge()
+            return False
+        try:
             for key, value in self.map_writer.segment_records(segments) if segments else ():
                 # the map's facts become visible with the records they describe, or never (an abort drops both)
-                self.producer.produce(self.map_writer.topic, value, key, 0, on_delivery=_ignore_report)
-        except (KafkaException, BufferError) as exc:
-            log.warning("stream %d: positions or offset map not handed to the producer (%s): the transaction is "
-                        "aborted and mirrored again", self.index, exc)
+                self.producer.produce(self.map_writer.topic, value, key, on_delivery=self._map_report)
+        except BufferError:  # the queue is full: the same transaction again, later
+            self._purge()
+            return False
+        except KafkaException as exc:  # refused before sending (the topic, the record's size)
+            self.map_refused = exc.args[0].str()
             self._purge()
             return False
         err = self._transact(self.producer.commit_transaction)
@@ -650,10 +662,10 @@ class Stream:
             self.source_behind.update(due)
 
     def _transact(self, call: Callable[[float], None], each: float = -1,
-                  total: float = TXN_RETRY_S) -> KafkaError | None:
+                  total: float | None = None) -> KafkaError | None:
         """A call of librdkafka's transactional API, made again while it says retriable (the API's contract): each
-        bounded by `each` (-1: transaction.timeout.ms), the whole by `total`."""
-        deadline = time.monotonic() + total
+        bounded by `each` (-1: transaction.timeout.ms), the whole by `total` (TXN_RETRY_S)."""
+        deadline = time.monotonic() + (TXN_RETRY_S if total is None else total)
         while True:
             try:
                 call(each)
@@ -808,6 +820,12 @@ class Stream:
             if pause_s:
                 self.paused[(tp.topic, tp.partition)] = time.monotonic() + pause_s
 
+    def _map_report(self, err: KafkaError | None, msg: Message) -> None:
+        """A map record of the transaction refused for good (an ACL, the topic): _purge turns the map off. A passing
+        refusal (a leader moving, too few replicas) aborts the transaction like any of its records."""
+        if err is not None and not err.retriable():
+            self.map_refused = err.str()
+
     def _purge(self, pause_s: float = 0.0) -> None:
         """Drop every record the producer still holds, and mirror the partitions we keep again from their last
         commit: queued records are never sent, and requests in flight are not retried (one the broker already
@@ -824,8 +842,18 @@ class Stream:
             self._count_acknowledged()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
+            self.tails.clear()  # reports served by the cut, of partitions released before it
+            self.starts.clear()
             if self.config.exactly_once:  # the aborted transaction held these records: not facts any more
                 self.offset_map.dirty.clear()
+            if self.map_refused is not None:
+                # The map must never stop the mirror: the next transactions go without it.
+                log.error("stream %d: the offset map could not be written in the transaction (%s): the map stops here "
+                          "for this stream, so translation of later offsets says inexact; grant the mirror's principal "
+                          "WRITE on the topic %s (cleanup.policy=compact), then restart the worker", self.index,
+                          self.map_refused, self.config.offset_map_topic)
+                self.offset_map = None
+        self.map_refused = None
         positions = self.tracker.rewind(list(self.tracker.pending))
         self._seek(positions, pause_s)
         if positions:

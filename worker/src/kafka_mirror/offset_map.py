@@ -23,6 +23,8 @@ Group offsets mirrored from the source (sync_groups): key (alias, group, topic, 
 The map is written by its own producer after the data is acknowledged and before the source offsets are committed,
 bounded in time; a map write that fails or times out is logged and retried at the next commit, and never holds a
 commit back: it can make translation say "inexact", never lose or stop the mirror.
+With exactly_once the segments go into the transaction of the records they map instead (Stream._commit_transaction):
+they share its fate, and a map record the target refuses for good turns the map off for the stream.
 """
 from __future__ import annotations
 
@@ -170,7 +172,10 @@ class OffsetMap:
             pm.add(batch)
 
     def delivered(self, tp: TopicPartition, offset: int) -> None:
-        """One of our records of `tp` acknowledged at `offset` (the stream's callback inlines this)."""
+        """One of our records of `tp` acknowledged at `offset` (Stream._delivered_mapped inlines this: keep them
+        the same)."""
+        if offset < 0:  # no offset known (an old broker's DUPLICATE_SEQUENCE_NUMBER): the window's sum fails
+            return
         before = self.tails.get(tp, -2)
         if before != offset - 1:
             self.starts.setdefault(tp, []).append((before, offset))

@@ -221,7 +221,9 @@ def main(argv: list[str]) -> int:
     try:
         cfg = config_mod.load(["--config", args.config])
         target = cfg.admin("target")
-        mv = view(read_map(target, cfg.offset_map_topic), cfg.source_alias)
+        # a worker killed inside a transaction holds the map's end until the transaction times out
+        mv = view(read_map(target, cfg.offset_map_topic, max(READ_DEADLINE_S, cfg.transaction_timeout_s + 15)),
+                  cfg.source_alias)
         if args.group_offsets == "primary":
             offsets = primary_offsets(cfg.admin("source"), args.group)
             note = "offsets read from the primary now"
