@@ -31,9 +31,11 @@ def log(msg: str) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m mirrorbench", description=__doc__)
     p.add_argument("--quick", action="store_true",
-                   help="1,000,000 100-byte records, parallelism 1, kafka-mirror and MirrorMaker 2, 2 rounds; prints the ratio")
+                   help="1,000,000 100-byte records, parallelism 1, kafka-mirror and MirrorMaker 2 (defaults and tuned), 2 "
+                        "rounds; prints the ratios")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--tools", default="kafka-mirror,mm2,mm1", help="comma-separated, of: " + ",".join(TOOLS))
+    p.add_argument("--tools", default="kafka-mirror,mm2,mm2-tuned,mm1,mm1-tuned",
+                   help="comma-separated, of: " + ",".join(TOOLS))
     p.add_argument("--workloads", default=",".join(w.topic for w in FULL), help="comma-separated topic names")
     p.add_argument("--parallelism", default="1,4")
     p.add_argument("--latency-seconds", type=float, default=30.0)
@@ -54,7 +56,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "there too; --quick: the lab home's bench/quick)")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2", QUICK.topic, "1"
+        args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2,mm2-tuned", QUICK.topic, "1"
         args.no_latency = args.no_ceiling = True
     unknown = set(args.tools.split(",")) - TOOLS.keys()
     if unknown:

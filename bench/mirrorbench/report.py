@@ -8,7 +8,8 @@ from pathlib import Path
 from mirrorbench.stats import Spread, percentile
 
 KM, MM2, MM1 = "kafka-mirror", "MirrorMaker 2", "MirrorMaker 1"
-ORDER = (KM, MM2, MM1)
+MM2_TUNED, MM1_TUNED = "MirrorMaker 2 tuned", "MirrorMaker 1 tuned"
+ORDER = (KM, MM2, MM2_TUNED, MM1, MM1_TUNED)
 SECURED = "%s (SASL_SSL)"  # tools.OverSaslSsl's name for a tool
 
 
@@ -50,6 +51,10 @@ def quick_line(throughput: list[dict]) -> str:
         line += (f"\nover SASL_SSL: kafka-mirror / MirrorMaker 2 {skm.median / smm2.median:.2f}x ({skm.median:,.0f} vs "
                  f"{smm2.median:,.0f} records/s); SASL_SSL over PLAINTEXT: kafka-mirror {skm.median / km.median:.2f}x, "
                  f"MirrorMaker 2 {smm2.median / mm2.median:.2f}x")
+    if MM2_TUNED in by_tool:  # the strongest peer on the last line (issue 13)
+        tuned = summary(by_tool[MM2_TUNED])["records_per_s"]
+        line += (f"\nkafka-mirror / MirrorMaker 2 tuned: {km.median / tuned.median:.2f}x ({km.median:,.0f} vs "
+                 f"{tuned.median:,.0f} records/s)")
     return line
 
 
@@ -77,6 +82,21 @@ def throughput_rows(throughput: list[dict]) -> list[dict]:
     return rows
 
 
+def best_peer_ratios(throughput: list[dict]) -> dict:
+    """(workload, parallelism) -> (the fastest MirrorMaker configuration's name, kafka-mirror's rate over its rate,
+    kafka-mirror's CPU per GB over its), for rows that have kafka-mirror and at least one MirrorMaker."""
+    out = {}
+    for key, by_tool in cells(throughput).items():
+        peers = [t for t in (MM2, MM2_TUNED, MM1, MM1_TUNED) if t in by_tool]
+        if KM not in by_tool or not peers:
+            continue
+        sums = {t: summary(by_tool[t]) for t in (KM, *peers)}
+        fastest = max(peers, key=lambda t: sums[t]["records_per_s"].median)
+        out[key] = (fastest, sums[KM]["records_per_s"].median / sums[fastest]["records_per_s"].median,
+                    sums[KM]["cpu_s_per_gb"].median / sums[fastest]["cpu_s_per_gb"].median)
+    return out
+
+
 def goals(results: dict) -> list[str]:
     """The issue's three goals, row by row, with the figures that decide them."""
     lines = []
@@ -98,6 +118,17 @@ def goals(results: dict) -> list[str]:
         km, mm2 = pooled[KM]["p99"], pooled[MM2]["p99"]
         lines.append(f"- p99 latency no higher than MirrorMaker 2 (at {half:,.0f} records/s, half the slowest tool's "
                      f"rate): **{'met' if km <= mm2 else 'not met'}** ({km:.0f} ms against {mm2:.0f} ms).")
+    best = best_peer_ratios(results["throughput"])
+    if best:
+        low = min(best, key=lambda k: best[k][1])
+        high = max(best, key=lambda k: best[k][2])
+        lines.append(f"- Against the best MirrorMaker configuration of each row (defaults or tuned, issue 13): "
+                     f"throughput at least 1.5x **{'met' if best[low][1] >= 1.5 else 'not met'}** in "
+                     f"{sum(b[1] >= 1.5 for b in best.values())} of {len(best)} rows, lowest {best[low][1]:.2f}x against "
+                     f"{best[low][0]} ({low[0]}, parallelism {low[1]}); CPU per GB at most 0.5x "
+                     f"**{'met' if best[high][2] <= 0.5 else 'not met'}** in {sum(b[2] <= 0.5 for b in best.values())} "
+                     f"of {len(best)}, highest {best[high][2]:.2f}x against {best[high][0]} ({high[0]}, parallelism "
+                     f"{high[1]}).")
     return lines
 
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -257,3 +258,38 @@ def test_scaleout_section_has_every_round_and_the_ratio_of_the_means():
     assert text.count("\n| 1 | ") == 2 and text.count("\n| 2 | ") == 2
     assert "| 2 | 2 | 50,000 | 1.0 | 1.0 | 2.0 |" in text
     assert "Two nodes against one, mean of the rounds: 1.00x the records/s." in text
+
+
+def test_quick_line_ends_with_the_tuned_mirrormaker_2_ratio():
+    runs = [_run(report.KM, 1, 300.0, 1.0), _run(report.MM2, 1, 100.0, 1.0), _run(report.MM2_TUNED, 1, 150.0, 1.0)]
+    assert report.quick_line(runs).splitlines()[-1] == \
+        "kafka-mirror / MirrorMaker 2 tuned: 2.00x (300 vs 150 records/s)"
+
+
+def test_tuned_peers_get_the_settings_where_each_tool_reads_them(tmp_path):
+    from mirrorbench.tools import TOOLS, TUNED_CONSUMER, TUNED_PRODUCER, Job
+
+    job = Job(workdir=tmp_path, primary="p:9092", secondary="s:9092", topic="t", parallelism=4, run_id="r")
+    runtime = type("Runtime", (), {"java": Path("/bin/java"), "classpath": "cp"})()
+    TOOLS["mm2-tuned"].launch(job, runtime)
+    props = (tmp_path / "mm2.properties").read_text()
+    # apache/kafka 3.9 MirrorMakerConfig: <target>.producer.* to the Connect worker's producer, <source>.consumer.*
+    # to the source connector's consumer (source.consumer.*)
+    assert all(f"secondary.producer.{k} = {v}" in props for k, v in TUNED_PRODUCER.items())
+    assert all(f"primary.consumer.{k} = {v}" in props for k, v in TUNED_CONSUMER.items())
+    assert "tasks.max = 4" in props
+    TOOLS["mm1-tuned"].launch(job, runtime)
+    consumer, producer = (tmp_path / "consumer.properties").read_text(), (tmp_path / "producer.properties").read_text()
+    assert all(f"{k}={v}\n" in consumer for k, v in TUNED_CONSUMER.items())
+    assert all(f"{k}={v}\n" in producer for k, v in TUNED_PRODUCER.items())
+    TOOLS["mm1"].launch(job, runtime)  # the default peer's files stay the article's
+    assert "batch.size" not in (tmp_path / "producer.properties").read_text()
+
+
+def test_the_best_peer_of_a_row_is_the_fastest_mirrormaker_configuration():
+    runs = [_run(report.KM, 1, 300.0, 1.0), _run(report.MM2, 1, 100.0, 1.0), _run(report.MM2_TUNED, 1, 250.0, 1.0),
+            _run(report.MM1_TUNED, 1, 150.0, 1.0)]
+    (row, (peer, rate, cpu)), = report.best_peer_ratios(runs).items()
+    assert peer == report.MM2_TUNED and rate == pytest.approx(1.2)
+    line = [g for g in report.goals({"throughput": runs}) if "best MirrorMaker" in g][0]
+    assert "**not met** in 0 of 1 rows, lowest 1.20x against MirrorMaker 2 tuned" in line
