@@ -287,10 +287,12 @@ def with_map(s: Stream) -> Stream:
 
 
 @pytest.mark.parametrize("error, stays", [(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED), False),
-                                          (KafkaError(KafkaError.NOT_ENOUGH_REPLICAS, retriable=True), True)])
+                                          # as a delivery report carries it: never marked retriable
+                                          (KafkaError(KafkaError._MSG_TIMED_OUT), True)])
 def test_a_map_the_target_refuses_never_stops_the_mirror(tmp_path, monkeypatch, caplog, error, stays):
     """Refused for good (no WRITE on its topic): the transaction is aborted once, then the map is off for the stream
-    and the records go on without it. A passing refusal aborts the transaction like any record; the map stays."""
+    and the records go on without it. A passing failure (the target down past message.timeout.ms) aborts the
+    transaction like any record; the map stays."""
     s = with_map(stream(tmp_path, monkeypatch, abort=False))
     s.producer.fail[TargetLog.MAP] = error
     hand_over(s, source_records("a", 0, range(0, 100)))

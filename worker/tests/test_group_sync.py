@@ -18,7 +18,14 @@ def row(partition: int, target: int | None, status: str = EXACT) -> Translation:
 def test_only_safe_offsets_ahead_of_the_groups_own_are_committed():
     rows = [row(0, 50), row(1, 50), row(2, 50, INEXACT), row(3, None, UNMAPPED), row(4, 50)]
     current = {("t", 0): 40, ("t", 1): 50, ("t", 4): 60}  # t:2 and t:3 never committed on the target
-    assert ahead(rows, current) == {("t", 0): 50, ("t", 2): 50}  # t:1 there already, t:4 moved on by its consumers
+    assert ahead(rows, current, {}) == {("t", 0): 50, ("t", 2): 50}  # t:1 there already, t:4 moved on
+
+
+def test_an_offset_the_target_deleted_becomes_its_log_start():
+    """As kafka_group_failover clamps: an offset below the log start is out of range for a consumer, which then
+    starts at auto.offset.reset (latest: everything left skipped)."""
+    rows = [row(0, 50), row(1, 50)]
+    assert ahead(rows, {("t", 1): 70}, {("t", 0): 60, ("t", 1): 80}) == {("t", 0): 60, ("t", 1): 80}
 
 
 @pytest.mark.parametrize("text", ["sync_group_offsets: true\n", "sync_group_offsets: true\noffset_map: true\n",

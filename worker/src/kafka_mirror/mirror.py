@@ -55,6 +55,10 @@ STATS_INTERVAL_MS = 5000
 ORIGIN_HEADER = "kafka-mirror.origin"
 TXN_TIMEOUT_S = 60.0  # init_transactions (exactly-once), retried within it while librdkafka says retriable
 TXN_INIT_EACH_S = 15.0
+# A map record refused for good (exactly-once): the map is turned off rather than abort every transaction.
+MAP_REFUSED = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+               KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
+               KafkaError.POLICY_VIOLATION, KafkaError.INVALID_MSG_SIZE}
 TXN_RETRY_S = 180.0  # commit or abort of a transaction, retried while librdkafka says retriable
 TXN_RETRY_PAUSE_S = 0.5
 # The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
@@ -502,9 +506,10 @@ class Stream:
                 for group, done in self.group_sync.sync(offsets).items():
                     log.info("stream %d: group %s: %d partition(s) moved on the target to their translated offsets",
                              self.index, group, len(done))
-            except (KafkaException, LookupError, TimeoutError) as exc:  # the map unread: tried again next time
+            except (KafkaException, LookupError, TimeoutError, FutureTimeout) as exc:  # tried again next time
                 log.warning("stream %d: groups' offsets not synced to the target (%s); tried again in %.0fs",
-                            self.index, exc.args[0].str() if isinstance(exc, KafkaException) else exc, GROUP_SYNC_S)
+                            self.index, exc.args[0].str() if isinstance(exc, KafkaException) else exc or "no answer",
+                            GROUP_SYNC_S)
 
     def _settle(self, only: list[tuple[str, int]] | None = None,
                 timeout: float | None = None) -> tuple[dict[tuple[str, int], int], int]:
@@ -821,9 +826,10 @@ class Stream:
                 self.paused[(tp.topic, tp.partition)] = time.monotonic() + pause_s
 
     def _map_report(self, err: KafkaError | None, msg: Message) -> None:
-        """A map record of the transaction refused for good (an ACL, the topic): _purge turns the map off. A passing
-        refusal (a leader moving, too few replicas) aborts the transaction like any of its records."""
-        if err is not None and not err.retriable():
+        """A map record of the transaction refused for good (an ACL, the topic, its size): _purge turns the map off.
+        Any other failure (the target down, a leader moving) aborts the transaction like any of its records. By code:
+        a delivery report's error never says whether it is retriable."""
+        if err is not None and err.code() in MAP_REFUSED:
             self.map_refused = err.str()
 
     def _purge(self, pause_s: float = 0.0) -> None:

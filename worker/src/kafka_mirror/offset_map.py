@@ -219,36 +219,62 @@ def _dump(obj: Any) -> bytes:
 
 @dataclass
 class MapView:
-    """The map as read back (newest value per key, tombstones applied), for one source alias."""
+    """The map as read back for one source alias: the newest value per key (as compaction keeps it), tombstones
+    applied, each record parsed once as it is applied (the worker reads the map again and again)."""
 
-    segments: dict = field(default_factory=dict)  # (topic, partition) -> [Segment]
+    alias: str
+    by_partition: dict = field(default_factory=dict)  # (topic, partition) -> {target_start: Segment}
     groups: dict = field(default_factory=dict)  # group -> {(topic, partition): (offset, at_ms)}
-    skipped: int = 0  # records not understood (another format version, garbage)
+    bad: set = field(default_factory=set)  # keys whose newest value is not understood
+
+    @property
+    def skipped(self) -> int:
+        """Records not understood (another format version of this alias, garbage)."""
+        return len(self.bad)
+
+    @property
+    def segments(self) -> dict[TopicPartition, list[Segment]]:
+        return {tp: sorted(segs.values(), key=lambda s: s.target_start) for tp, segs in self.by_partition.items()}
+
+    def apply(self, key: Optional[bytes], value: Optional[bytes]) -> None:
+        if key is None:
+            return
+        try:
+            k = json.loads(key)
+            if k[1] != self.alias:
+                return
+            if k[0] == "seg":  # alias, topic, partition, target_start
+                owner, slots, name = (k[2], int(k[3])), self.by_partition, int(k[4])
+            elif k[0] == "group":  # alias, group, topic, partition
+                owner, slots, name = k[2], self.groups, (k[3], int(k[4]))
+            else:
+                raise ValueError(k[0])
+        except (ValueError, KeyError, IndexError, TypeError):
+            self.bad.add(key)
+            return
+        self.bad.discard(key)
+        slot = slots.get(owner, {})
+        slot.pop(name, None)
+        if value is not None:  # else a tombstone
+            try:
+                v = json.loads(value)
+                if v.get("v") != FORMAT:
+                    raise ValueError("another format version")
+                slot[name] = Segment(int(v["from"]), int(v["start"]), int(v["target"]), int(v["count"])) \
+                    if k[0] == "seg" else (int(v["offset"]), int(v["at"]))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.bad.add(key)
+        if slot:
+            slots[owner] = slot
+        else:
+            slots.pop(owner, None)
 
 
 def view(records: Iterable[tuple[Optional[bytes], Optional[bytes]]], alias: str) -> MapView:
-    latest: dict[bytes, Optional[bytes]] = {}
-    for key, value in records:  # in log order: the last value per key wins, as compaction keeps it
-        if key is not None:
-            latest[key] = value
-    out = MapView()
-    for key, value in latest.items():
-        if value is None:
-            continue
-        try:
-            k, v = json.loads(key), json.loads(value)
-            if v.get("v") != FORMAT or k[1] != alias:
-                out.skipped += k[1] == alias
-                continue
-            if k[0] == "seg":
-                out.segments.setdefault((k[2], int(k[3])), []).append(
-                    Segment(int(v["from"]), int(v["start"]), int(v["target"]), int(v["count"])))
-            elif k[0] == "group":
-                out.groups.setdefault(k[2], {})[(k[3], int(k[4]))] = (int(v["offset"]), int(v["at"]))
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            out.skipped += 1
-    for segs in out.segments.values():
-        segs.sort(key=lambda s: s.target_start)
+    """The map of `records`, in log order."""
+    out = MapView(alias)
+    for key, value in records:
+        out.apply(key, value)
     return out
 
 

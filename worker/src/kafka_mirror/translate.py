@@ -22,7 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from kafka_mirror.offset_map import Segment, view
+from kafka_mirror.offset_map import MapView, Segment
 
 EXACT, INEXACT, UNMAPPED = "exact", "inexact", "unmapped"
 TIMEOUT_S = 30.0
@@ -93,24 +93,30 @@ class MapReader:
     the mirror's transactions): read_committed, until the fetch position, which passes aborted records and
     transaction markers, reaches the high watermark as it was when the read began. A transaction still open holds it
     back until it ends (at most transaction.timeout.ms after its worker died). Each read goes on from where the last
-    one stopped (the worker reads it again and again, sync_group_offsets)."""
+    one stopped, and parses only what it reads (the worker reads it again and again, sync_group_offsets)."""
 
-    def __init__(self, conf: dict, topic: str) -> None:
+    def __init__(self, conf: dict, topic: str, alias: str) -> None:
         from confluent_kafka import Consumer
 
-        self.topic = topic
+        self.topic, self.alias = topic, alias
         self.consumer = Consumer({**conf, "group.id": f"kafka-mirror-translate-{uuid.uuid4().hex[:8]}",
                                   "enable.auto.commit": False, "enable.partition.eof": False,
-                                  "isolation.level": "read_committed"})
+                                  "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
         self.assigned: set[int] = set()
-        self.latest: dict = {}  # key -> newest value, as compaction keeps it
+        self.map = MapView(alias)
 
-    def read(self, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
-        """(key, value) of every record up to the end, the newest value per key."""
+    def read(self, deadline_s: float = READ_DEADLINE_S) -> MapView:
+        """The map up to the end, within `deadline_s` (every request included); raises LookupError, TimeoutError or
+        KafkaException."""
         from confluent_kafka import KafkaException, TopicPartition
 
         topic, consumer = self.topic, self.consumer
-        md = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+        deadline = time.monotonic() + deadline_s
+
+        def left() -> float:
+            return max(0.5, min(TIMEOUT_S, deadline - time.monotonic()))
+
+        md = consumer.list_topics(topic, timeout=left()).topics.get(topic)
         if md is None or md.error is not None:
             raise LookupError(f"the offset map topic {topic} does not exist on the secondary "
                               f"({md.error.str() if md is not None and md.error else 'not found'}): is the worker "
@@ -119,31 +125,35 @@ class MapReader:
         if new:
             consumer.incremental_assign(new)
             self.assigned.update(tp.partition for tp in new)
-        marks = {p: watermarks(consumer, TopicPartition(topic, p)) for p in self.assigned}
+        marks = {p: watermarks(consumer, TopicPartition(topic, p), left()) for p in self.assigned}
+        at = {tp.partition: tp.offset for tp in consumer.position([TopicPartition(topic, p) for p in marks])}
+        if any(at[p] >= 0 and not lo <= at[p] <= hi for p, (lo, hi) in marks.items()):
+            # the topic was deleted and made again, or truncated: what was read is not in it any more
+            self.map = MapView(self.alias)
+            for p in marks:
+                consumer.seek(TopicPartition(topic, p, -2))
         ends = {p: hi for p, (lo, hi) in marks.items() if hi > lo}  # an empty partition: nothing to wait for
-        deadline = time.monotonic() + deadline_s
         while True:
             # before its first fetch a partition's position is OFFSET_INVALID (-1001): below any end
             remaining = {tp.partition for tp in consumer.position([TopicPartition(topic, p) for p in ends])
                          if tp.offset < ends[tp.partition]}
             if not remaining:
-                return list(self.latest.items())
+                return self.map
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the offset map topic {topic} was not read to its end within {deadline_s:.0f}s"
                                    " (a transaction of the mirror still open holds it)")
-            for m in consumer.consume(10000, 1.0):
+            for m in consumer.consume(10000, min(1.0, left())):
                 if m.error() is not None:
                     raise KafkaException(m.error())
-                if m.key() is not None:
-                    self.latest[m.key()] = m.value()
+                self.map.apply(m.key(), m.value())
 
     def close(self) -> None:
         self.consumer.close()
 
 
-def read_map(conf: dict, topic: str, deadline_s: float = READ_DEADLINE_S) -> list[tuple]:
-    """Every record of the map topic up to its end at the start of the read (MapReader, once)."""
-    reader = MapReader(conf, topic)
+def read_map(conf: dict, topic: str, alias: str, deadline_s: float = READ_DEADLINE_S) -> MapView:
+    """The map of `alias` up to the end of the topic at the start of the read (MapReader, once)."""
+    reader = MapReader(conf, topic, alias)
     try:
         return reader.read(deadline_s)
     finally:
@@ -222,8 +232,8 @@ def main(argv: list[str]) -> int:
         cfg = config_mod.load(["--config", args.config])
         target = cfg.admin("target")
         # a worker killed inside a transaction holds the map's end until the transaction times out
-        mv = view(read_map(target, cfg.offset_map_topic, max(READ_DEADLINE_S, cfg.transaction_timeout_s + 15)),
-                  cfg.source_alias)
+        mv = read_map(target, cfg.offset_map_topic, cfg.source_alias,
+                      max(READ_DEADLINE_S, cfg.transaction_timeout_s + 15))
         if args.group_offsets == "primary":
             offsets = primary_offsets(cfg.admin("source"), args.group)
             note = "offsets read from the primary now"
