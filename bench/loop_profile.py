@@ -86,7 +86,6 @@ def stream(mapped: bool) -> Stream:
     s.producer = producer(s._delivered_mapped if mapped else s._delivered)
     if mapped:
         s.offset_map = OffsetMap()
-        s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
     return s
 
 

@@ -39,6 +39,17 @@ def produce_other(bootstrap: str, topic: str) -> None:
     assert other.flush(30) == 0
 
 
+def on_both(clusters: tuple[str, str], prefix: str) -> tuple[str, str, str, str, str]:
+    """A new topic on both clusters, with another writer's records first on the secondary; (source, target, topic,
+    the mirror's group, the application's group)."""
+    source, target = clusters
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    create(source, topic, partitions=PARTITIONS)
+    create(target, topic, partitions=PARTITIONS)
+    produce_other(target, topic)
+    return source, target, topic, f"g-{topic}", f"app-{topic}"
+
+
 def failover(target: str, group: str, offsets: list[dict], check: bool = False, **options) -> dict:
     """The module ad hoc on localhost, as a user's playbook runs it (--check --diff for check mode)."""
     args = {"bootstrap_servers": target, "group": group, "offsets": offsets, "timeout": 30, **options}
@@ -104,12 +115,7 @@ def topic_names(bootstrap: str) -> set[str]:
 
 
 def test_a_translated_group_is_failed_over_with_the_module_and_resumes_on_the_secondary(clusters, tmp_path):
-    source, target = clusters
-    topic = f"failover-{uuid.uuid4().hex[:8]}"
-    mirror_group, app = f"g-{topic}", f"app-{topic}"
-    create(source, topic, partitions=PARTITIONS)
-    create(target, topic, partitions=PARTITIONS)
-    produce_other(target, topic)
+    source, target, topic, mirror_group, app = on_both(clusters, "failover")
     commit(target, app, topic, {p: STALE for p in range(PARTITIONS)})
     produce_plain(source, topic, PER_PARTITION)
     commit(source, app, topic, POSITIONS)
@@ -237,12 +243,7 @@ def test_synced_groups_follow_on_the_secondary_while_idle_there_and_only_forward
     offsets on the secondary while the group has no member there, never moving a partition back."""
     from kafka_mirror.mirror import GROUP_SYNC_S
 
-    source, target = clusters
-    topic = f"groupsync-{uuid.uuid4().hex[:8]}"
-    mirror_group, app = f"g-{topic}", f"app-{topic}"
-    create(source, topic, partitions=PARTITIONS)
-    create(target, topic, partitions=PARTITIONS)
-    produce_other(target, topic)
+    source, target, topic, mirror_group, app = on_both(clusters, "groupsync")
     produce_plain(source, topic, PER_PARTITION)
     commit(source, app, topic, POSITIONS)
     commit(target, app, topic, {p: STALE for p in range(PARTITIONS)})

@@ -281,7 +281,6 @@ def source_records(topic: str, partition: int, offsets) -> list[Message]:
 def with_map(s: Stream) -> Stream:
     s.producer = TargetLog(s._delivered_mapped)
     s.offset_map = OffsetMap()
-    s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
     s.map_writer = MapWriter(None, TargetLog.MAP, "g")  # its own producer is for group offsets only
     return s
 

@@ -281,7 +281,6 @@ def mapped_stream(tmp_path: Path) -> Stream:
     s.producer = Producer(s._delivered_mapped)
     s.limits = {"a": 4, "b": 4}
     s.offset_map = OffsetMap()
-    s.tails, s.starts = s.offset_map.tails, s.offset_map.starts
     s.map_writer = MapWriter(MapProducer(s.consumer), "kafka-mirror.offset-map", "g")
     return s
 

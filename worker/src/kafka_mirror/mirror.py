@@ -143,8 +143,6 @@ class Stream:
         self.group_sync: GroupSync | None = None  # stream 0 with sync_group_offsets
         self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
         self.map_writer: MapWriter | None = None
-        self.tails: dict[tuple[str, int], int] = {}  # the offset map's, for the delivery callback (map on)
-        self.starts: dict[tuple[str, int], list] = {}
         self.next_group_sync = 0.0
         self.map_retry_at = 0.0
         self.origin: tuple[bytes, bytes] | None = None  # --provenance: (source cluster id, target cluster id)
@@ -252,7 +250,6 @@ class Stream:
                              "linger.ms": 5, "error_cb": self._client_error_map, "logger": rdkafka_log})
         self.map_writer = MapWriter(producer, topic, self.config.source_alias or self.config.consumer["group.id"])
         self.offset_map = OffsetMap()
-        self.tails, self.starts = self.offset_map.tails, self.offset_map.starts
         if self.index == 0 and self.config.sync_groups:
             self.group_offsets = GroupOffsets(self.config.admin("source"), rdkafka_log)
             if self.config.sync_group_offsets:
@@ -435,17 +432,11 @@ class Stream:
             self.undelivered = True
 
     def _delivered_mapped(self, err: KafkaError | None, msg: Message) -> None:
-        """_delivered, noting for the offset map where the partition's target offsets break their run
-        (OffsetMap.delivered, inlined: it runs for every record)."""
+        """_delivered, noting for the offset map where the partition's target offsets break their run."""
         if err is None:
             self.last_acked = msg
-            tp, offset = (msg.topic(), msg.partition()), msg.offset()
-            if offset < 0:  # no offset known (an old broker's DUPLICATE_SEQUENCE_NUMBER): the window's sum fails
-                return
-            before = self.tails.get(tp, -2)
-            if before != offset - 1:
-                self.starts.setdefault(tp, []).append((before, offset))
-            self.tails[tp] = offset
+            if self.offset_map is not None:  # else turned off by an error: the producer keeps this callback
+                self.offset_map.delivered((msg.topic(), msg.partition()), msg.offset())
         else:
             self.reports.append(Report(err.name(), err.str(), msg.topic(), msg.partition(), None, len(msg)))
             self.undelivered = True
@@ -530,8 +521,6 @@ class Stream:
             self.hashed.clear()
             if self.offset_map is not None:
                 self._store_map()
-            else:  # turned off by an error: the callback still notes runs
-                self.starts.clear()
         return self.tracker.plan(in_flight=left, only=only), left
 
     def _store_map(self) -> None:
@@ -848,8 +837,8 @@ class Stream:
             self._count_acknowledged()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
             self.offset_map.reset(list(self.offset_map.partitions))
-            self.tails.clear()  # reports served by the cut, of partitions released before it
-            self.starts.clear()
+            self.offset_map.tails.clear()  # reports served by the cut, of partitions released before it
+            self.offset_map.starts.clear()
             if self.config.exactly_once:  # the aborted transaction held these records: not facts any more
                 self.offset_map.dirty.clear()
             if self.map_refused is not None:

@@ -172,8 +172,7 @@ class OffsetMap:
             pm.add(batch)
 
     def delivered(self, tp: TopicPartition, offset: int) -> None:
-        """One of our records of `tp` acknowledged at `offset` (Stream._delivered_mapped inlines this: keep them
-        the same)."""
+        """One of our records of `tp` acknowledged at `offset` (the delivery callback, for every record)."""
         if offset < 0:  # no offset known (an old broker's DUPLICATE_SEQUENCE_NUMBER): the window's sum fails
             return
         before = self.tails.get(tp, -2)
