@@ -54,7 +54,6 @@ class GroupSync:
         self.map = MapReader(conf, map_topic, alias)
         self.admin = AdminClient(conf)
         self.target = GroupOffsets(target_conf, logger)  # the groups' offsets there, read through their consumers
-        self.alias = alias
         self.active: set[str] = set()  # groups found with members on the target (said once)
 
     def sync(self, source: dict[tuple[str, str, int], int]) -> dict[str, dict[tuple[str, int], int]]:

@@ -836,9 +836,7 @@ class Stream:
         if not left:  # else the counts carry over: the late reports belong to them
             self._count_acknowledged()
         if self.offset_map is not None:  # what the producer held is gone: the next records start new segments
-            self.offset_map.reset(list(self.offset_map.partitions))
-            self.offset_map.tails.clear()  # reports served by the cut, of partitions released before it
-            self.offset_map.starts.clear()
+            self.offset_map.reset_all()
             if self.config.exactly_once:  # the aborted transaction held these records: not facts any more
                 self.offset_map.dirty.clear()
             if self.map_refused is not None:

@@ -188,6 +188,13 @@ class OffsetMap:
             if pm is not None:
                 pm.reset()
 
+    def reset_all(self) -> None:
+        """Everything the producer held is gone: every partition starts over, and reports already noted (of
+        partitions released since) are forgotten."""
+        self.reset(list(self.partitions))
+        self.tails.clear()
+        self.starts.clear()
+
     def settle(self, blocked: Iterable[TopicPartition]) -> None:
         """After a flush that left nothing unacknowledged: verify each window; blocked partitions start over."""
         self.reset([tp for tp in blocked if tp in self.partitions])
