@@ -5,13 +5,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 from mirrorfaults.controls import set_topic_config
 
 from .coordinator import asked_again
@@ -307,25 +308,77 @@ def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
     return seqs
 
 
+def open_transaction(bootstrap: str, topic: str) -> bool:
+    """Whether a transaction holds back some partition of `topic`: its last stable offset (the end a read_committed
+    ListOffsets answers) below its high watermark (apache/kafka 3.9 Partition.scala, fetchOffsetForTimestamp:
+    LATEST_TIMESTAMP is lastStableOffset for READ_COMMITTED, highWatermark for READ_UNCOMMITTED)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    parts = [TopicPartition(topic, p) for p in admin.list_topics(topic, timeout=30).topics[topic].partitions]
+    ends = {}
+    for level in (IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED):
+        futures = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=level,
+                                     request_timeout=30)
+        try:
+            ends[level] = {tp.partition: f.result(30).offset for tp, f in futures.items()}
+        except KafkaException as exc:  # the topic is new and its leaders not yet known everywhere: ask again
+            if exc.args[0].code() not in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                                          KafkaError.UNKNOWN_TOPIC_OR_PART):
+                raise
+            return False
+    return any(ends[IsolationLevel.READ_COMMITTED][p] < ends[IsolationLevel.READ_UNCOMMITTED][p] for p in
+               ends[IsolationLevel.READ_COMMITTED])
+
+
+class Trickle:
+    """Writes seq 0, 1, 2, ... to the source at a steady pace until stopped, so a mirror restarted after a kill
+    is always mid-stream (a backlog written up front is copied within one transaction interval, and a kill after
+    that leaves no transaction open)."""
+
+    def __init__(self, bootstrap: str, topic: str, per_second: int) -> None:
+        self.bootstrap, self.topic, self.per_second = bootstrap, topic, per_second
+        self.written, self.stopping = 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        step = self.per_second // 10
+        while not self.stopping.wait(0.1):
+            produce(self.bootstrap, self.topic, step, start=self.written)
+            self.written += step
+
+    def stop(self) -> int:
+        self.stopping.set()
+        self.thread.join(60)
+        return self.written
+
+
 def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(clusters, tmp_path):
     """Issue 11 item 4: transactions on the target with the positions inside them; the worker killed -9 five times
-    in a row mid-stream, restarted each time as systemd would (same instance id). Relies on: init_transactions with
-    the same transactional.id aborting the predecessor's open transaction (librdkafka master src/rdkafka.h,
-    rd_kafka_init_transactions; apache/kafka 3.9 TransactionCoordinator.scala, handleInitProducerId), and a
-    read_committed fetch ending at the last stable offset, aborted records skipped (apache/kafka 3.9 Partition.scala,
-    fetchOffsetForTimestamp's READ_COMMITTED case; the fetch path's LSO)."""
+    in a row mid-stream, each kill while a transaction of its is seen open, restarted each time as systemd would
+    (same instance id). Relies on: init_transactions with the same transactional.id aborting the predecessor's open
+    transaction (librdkafka master src/rdkafka.h, rd_kafka_init_transactions; apache/kafka 3.9
+    TransactionCoordinator.scala, handleInitProducerId), and a read_committed fetch ending at the last stable
+    offset, aborted records skipped (apache/kafka 3.9 Partition.scala, fetchOffsetForTimestamp's READ_COMMITTED
+    case; the fetch path's LSO)."""
     source, target = clusters
     topic = f"eos-{uuid.uuid4().hex[:8]}"
-    n, kills = 100_000, 5
+    kills = 5
     create(source, topic)
     create(target, topic)
-    produce(source, topic, n)
     args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "1000", "--exactly-once",
             "--instance.id", f"w-{topic}")
-    for i in range(kills):
-        mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
-        wait_count(target, topic, (i + 1) * n // (kills + 2), 180, mirror)  # raw offsets: aborted records count
-        mirror.kill9()
+    trickle = Trickle(source, topic, 3000)
+    try:
+        for _ in range(kills):
+            mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args)
+            deadline = time.monotonic() + 180
+            while not open_transaction(target, topic):
+                assert mirror.proc.poll() is None, mirror.output()[-3000:]
+                assert time.monotonic() < deadline, "no transaction seen open in 180 s:\n" + mirror.output()[-3000:]
+                time.sleep(0.05)
+            mirror.kill9()
+    finally:
+        n = trickle.stop()
     final = Mirror(tmp_path, source, target, f"g-{topic}", *args)
     try:
         wait_caught_up(source, f"g-{topic}", topic, 240, final)
@@ -334,9 +387,10 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
     seen = read_seqs(target, topic, "read_committed")
     raw = read_seqs(target, topic, "read_uncommitted")
     missing, duplicates = set(range(n)) - set(seen), len(seen) - len(set(seen))
-    print(f"\nexactly-once, kill -9 x{kills}: read_committed {len(seen)} records, {len(missing)} missing, "
-          f"{duplicates} duplicates; read_uncommitted {len(raw)} ({len(raw) - n} copies of aborted transactions)")
-    assert not missing and duplicates == 0
+    print(f"\nexactly-once, kill -9 x{kills}: {n} records written, read_committed {len(seen)}, {len(missing)} "
+          f"missing, {duplicates} duplicates; read_uncommitted {len(raw)} ({len(raw) - n} copies of aborted "
+          f"transactions)")
+    assert n > 0 and not missing and duplicates == 0
     assert len(raw) > n, "no kill left an open transaction behind: the fault was not tested"
 
 
