@@ -108,7 +108,7 @@ def produce_only(batches: list[list[Message]], n: int) -> float:
         produce = p.produce
         for batch in batches:
             for m in batch:
-                produce("a", m.value(), m.key(), m.partition(), timestamp=1_700_000_000_000, headers=None)
+                produce("a", m.value(), m.key(), m.partition(), None, None, 1_700_000_000_000, None)  # as the loop calls it
     return cpu_ns(work, n)
 
 

@@ -35,7 +35,8 @@ class Producer:
         self.purged = 0
         self.fatal = False  # the producer hit a fatal error: produce() raises _FATAL (whose fatal() is False)
 
-    def produce(self, topic, value, key, partition=-1, timestamp=0, headers=None, on_delivery=None) -> None:
+    def produce(self, topic, value=None, key=None, partition=-1, callback=None, on_delivery=None, timestamp=0,
+                headers=None) -> None:  # confluent-kafka's parameters, in their order (the stream passes them so)
         if self.fatal:
             raise KafkaException(KafkaError(KafkaError._FATAL))
         if len(value or b"") > self.too_large:
@@ -43,7 +44,7 @@ class Producer:
         if partition == -1:  # the partitioner's choice, by key
             partition = sum(key or b"") % 2
         msg = Message(topic=topic, partition=partition, offset=-1001, key=key, value=value, headers=headers)
-        self.queue.append((msg, on_delivery or self.on_delivery))
+        self.queue.append((msg, callback or on_delivery or self.on_delivery))
 
     def poll(self, timeout: float = 0) -> int:
         if self.fail_first and self.queue:

@@ -201,8 +201,9 @@ class Producer:
         self.others: dict = {}  # (topic, partition) -> f(n): records another producer writes after our n-th
         self.acked: dict = {}  # (topic, partition) -> our records acknowledged
 
-    def produce(self, topic, value=None, key=None, partition=-1, timestamp=0, headers=None, on_delivery=None):
-        self.queue.append((topic, partition, value, key, on_delivery or self.on_delivery))
+    def produce(self, topic, value=None, key=None, partition=-1, callback=None, on_delivery=None, timestamp=0,
+                headers=None):  # confluent-kafka's parameters, in their order (the stream passes them so)
+        self.queue.append((topic, partition, value, key, callback or on_delivery or self.on_delivery))
 
     def poll(self, timeout: float = 0) -> int:
         return 0

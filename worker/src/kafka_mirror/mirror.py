@@ -332,14 +332,24 @@ class Stream:
         latest: dict[tuple[str, int], int] = {}
         mapped = self.offset_map is not None
         batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
-        unmapped = {"on_delivery": self._delivered}  # offset map: a record placed by key reports outside it
+        unmapped = self._delivered  # offset map: a record placed by key reports outside it
         origin, looped = self.origin, {}
+        # What is looked up per topic or per partition is looked up when the record's topic or partition differs
+        # from the one before: a batch holds long runs of one partition (a fetch response each).
+        run_topic, run_partition, limit, near, counts, run = None, -1, 0, None, [0, 0], ("", -1)
         for m in messages:
             if m.error() is not None:
                 self._consumer_error(m.error())
                 continue
             topic, partition, offset, size = m.topic(), m.partition(), m.offset(), len(m)
-            if partition < limits.get(topic, 0):
+            if partition != run_partition or topic != run_topic:
+                if topic != run_topic:
+                    limit, near = limits.get(topic, 0), near_max.get(topic)
+                    counts = handed.get(topic)
+                    if counts is None:
+                        counts = handed[topic] = [0, 0]
+                run_topic, run_partition, run = topic, partition, (topic, partition)
+            if partition < limit:
                 target = partition
             else:  # the producer chooses: a failure report then cannot name the source partition
                 target = UNASSIGNED
@@ -349,17 +359,17 @@ class Stream:
             if origin is not None:
                 first = _origin_of(headers)
                 if first == origin[1]:  # first written to the target: sent back, it would loop (active-active)
-                    latest[(topic, partition)] = offset  # nothing to acknowledge: committed with its neighbours
+                    latest[run] = offset  # nothing to acknowledge: committed with its neighbours
                     looped[topic] = looped.get(topic, 0) + 1
                     continue
                 if first is None:
                     headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
-            extra = {} if size < LARGE_RECORD else \
-                {"on_delivery": partial(self._delivered_at, partition, offset, target == partition)}
+            report = None if size < LARGE_RECORD else \
+                partial(self._delivered_at, partition, offset, target == partition)
             if mapped and target == partition:  # the map: count the records and note the source's gaps
-                b = batches.get((topic, partition))
+                b = batches.get(run)
                 if b is None:
-                    batches[(topic, partition)] = Batch(offset, offset, 1)
+                    batches[run] = Batch(offset, offset, 1)
                 else:
                     if offset != b.last + 1:
                         if b.gaps is None:
@@ -368,17 +378,16 @@ class Stream:
                     b.last = offset
                     b.count += 1
             elif mapped:  # placed by key: on the target it is another writer's record, between the kept ones
-                extra = extra or unmapped
-                if (topic, partition) in self.offset_map.partitions:
+                report = report or unmapped
+                if run in self.offset_map.partitions:
                     # The target shows fewer partitions now: the map must not claim these offsets held no record,
                     # so the partition's next kept record starts over.
-                    batches.pop((topic, partition), None)
-                    self.offset_map.reset([(topic, partition)])
+                    batches.pop(run, None)
+                    self.offset_map.reset([run])
             while True:
                 if holding or reports:  # a record failed: none after it may land before it is mirrored again
                     reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
                     break
-                near = near_max.get(topic)
                 if near is not None and size + len(key or b"") > near and \
                         (weight := one_record_batch(key, value, headers)) > self.max_bytes[topic]:
                     # Never handed over: no later record of the partition is in flight to land before it.
@@ -387,8 +396,11 @@ class Stream:
                                           topic, partition, offset, size))
                     break
                 try:
-                    produce(topic, value, key, target, timestamp=ts if ts_type else 0, headers=headers,
-                            **extra)
+                    # Positional: keyword parsing costs about 500 ns per record (bench/loop_profile.py). The order
+                    # is Producer_produce's kws (confluent-kafka-python src/confluent_kafka/src/Producer.c): topic,
+                    # value, key, partition, callback (None: the producer's on_delivery), on_delivery, timestamp,
+                    # headers.
+                    produce(topic, value, key, target, report, None, ts if ts_type else 0, headers)
                     break
                 except BufferError:  # the producer queue is full: serve deliveries, then retry this record
                     self._serve(poll, 0.05)
@@ -399,13 +411,9 @@ class Stream:
                         return
                     reports.append(Report(err.name(), err.str(), topic, partition, offset, size))
                     break
-            latest[(topic, partition)] = offset
-            c = handed.get(topic)
-            if c is None:
-                handed[topic] = [1, size]
-            else:
-                c[0] += 1
-                c[1] += size
+            latest[run] = offset
+            counts[0] += 1
+            counts[1] += size
         for topic, n in looped.items():
             self.metrics.looped.labels(topic).inc(n)
         if batches:
