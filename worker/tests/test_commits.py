@@ -46,6 +46,9 @@ class Producer:
         msg = Message(topic=topic, partition=partition, offset=-1001, key=key, value=value, headers=headers)
         self.queue.append((msg, callback or on_delivery or self.on_delivery))
 
+    def __len__(self) -> int:  # rd_kafka_outq_len: records not yet acknowledged or failed
+        return len(self.queue)
+
     def poll(self, timeout: float = 0) -> int:
         if self.fail_first and self.queue:
             self.fail_first = False

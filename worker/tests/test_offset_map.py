@@ -205,6 +205,9 @@ class Producer:
                 headers=None):  # confluent-kafka's parameters, in their order (the stream passes them so)
         self.queue.append((topic, partition, value, key, callback or on_delivery or self.on_delivery))
 
+    def __len__(self) -> int:  # rd_kafka_outq_len: records not yet acknowledged or failed
+        return len(self.queue)
+
     def poll(self, timeout: float = 0) -> int:
         return 0
 

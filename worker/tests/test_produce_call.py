@@ -7,10 +7,13 @@ Follows confluent-kafka-python master src/confluent_kafka/src/Producer.c, Produc
 partition, callback, on_delivery, timestamp, headers; a callback of None means the producer's on_delivery."""
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, Message, Producer
 
+from kafka_mirror import mirror as mirror_module
 from kafka_mirror.config import MirrorConfig
 from kafka_mirror.mirror import LARGE_RECORD, Stream
 from kafka_mirror.selection import TopicSelection
@@ -61,3 +64,28 @@ def test_each_field_reaches_the_real_client_in_its_place(tmp_path: Path) -> None
     # The large record: its own callback (the fifth argument), which names its source offset in the report.
     assert [(r.topic, r.partition, r.offset, r.error, r.size) for r in s.reports] == [
         ("a", 3, 9, "_PURGE_QUEUE", LARGE_RECORD)]
+
+
+def test_the_stream_s_own_producer_reports_failures_only_unless_the_offset_map_is_on(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    """delivery.report.only.error (librdkafka CONFIGURATION.md): the stream's producer, as _new_producer makes it,
+    still reports every failed record (here: purged) through _delivered; success reports stay off unless the offset
+    map needs each record's target offset."""
+    config = MirrorConfig(consumer={"group.id": "g"}, producer={"bootstrap.servers": "127.0.0.1:1", "log_level": 0},
+                          topics=TopicSelection("a", None))
+    s = Stream(config, 0, tmp_path)
+    s.metrics, s.limits = Quiet(), {"a": 4}
+    s.producer = s._new_producer(logging.getLogger("test"))
+    s.consumer = Handing([Message(topic="a", partition=p, offset=o, key=None, value=b"v", timestamp=(1, 1))
+                          for p in (0, 1) for o in range(3)])
+    s._pass()
+    s.producer.purge()
+    s.producer.flush(5)
+    assert sorted((r.partition, r.error) for r in s.reports) == [(0, "_PURGE_QUEUE")] * 3 + [(1, "_PURGE_QUEUE")] * 3
+
+    made = []
+    monkeypatch.setattr(mirror_module, "Producer", made.append)
+    for offset_map in (False, True):
+        Stream(replace(config, offset_map=offset_map), 0, tmp_path)._new_producer(logging.getLogger("test"))
+    assert [(c["delivery.report.only.error"], c["on_delivery"].__name__) for c in made] == [
+        (True, "_delivered"), (False, "_delivered_mapped")]
