@@ -113,8 +113,8 @@ def run_cluster_info(module, client):
             "brokers": brokers, "bootstrap_servers": bootstrap(brokers, p["address"]),
             "zookeeper": _zookeeper(client, cluster, desired, hcs, hosts, p["address"]),
             "desired_configs": {t: {"tag": d["tag"], "version": d.get("version")} for t, d in sorted(desired.items())},
-            "stale_components": [{"host": hc["host_name"], "component": hc["component_name"]} for hc in hcs
-                                 if hc.get("stale_configs")],
+            "stale_components": [{"host": hc["host_name"], "component": hc["component_name"],
+                                  "service": hc.get("service_name")} for hc in hcs if hc.get("stale_configs")],
             "hosts_in_maintenance": sorted(h for h, v in hosts.items() if v.get("maintenance_state") == "ON")}
 
 

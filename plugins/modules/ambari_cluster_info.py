@@ -101,11 +101,11 @@ desired_configs:
   type: dict
   sample: {kafka-broker: {tag: version1, version: 1}}
 stale_components:
-  description: Host components with stale configs (a restart is pending).
+  description: Host components of Kafka and ZooKeeper with stale configs (a restart is pending), with their service.
   returned: always
   type: list
   elements: dict
-  sample: [{host: wn0-kafka.example.internal, component: KAFKA_BROKER}]
+  sample: [{host: wn0-kafka.example.internal, component: KAFKA_BROKER, service: KAFKA}]
 hosts_in_maintenance:
   description: Hosts in maintenance mode.
   returned: always
