@@ -451,6 +451,20 @@ def test_a_failed_delivery_seen_while_handing_over_holds_the_rest_back_and_stops
     assert s.producer.sent == [] and s.consumer.commits == []
 
 
+def test_records_cut_after_a_failure_give_the_latency_histogram_no_sample(tmp_path):
+    """The latency histogram counts what left the producer's queue as acknowledged (AckClock): records the stream
+    cut out of it after a failure left it too, and must not be sampled."""
+    s = stream(tmp_path)
+    ages = []
+    s.metrics.latency = SimpleNamespace(observe=ages.append)
+    s.producer.fail_first = True  # the first record's report fails, served by the poll after the batch
+    mirror(s, records("a", 0, range(0, 10)))
+    assert s.producer.purged == 9 and s.producer.queue == []
+    assert ages == [] and s.acks.handed == 0 and not s.acks.marks
+    s.producer.fail_first = False
+    assert s.acks.acknowledged(len(s.producer), time.time()) is None
+
+
 def test_a_cut_made_by_a_revoke_inside_consume_holds_back_the_batch_consume_returns(tmp_path):
     """Cooperative rebalances while the target is down: the revoke's flush sees b[0]'s failure and cuts; the batch
     consume() then returns must wait too, or b[0] 20..29 land before 10..19 are mirrored again."""

@@ -423,15 +423,15 @@ class Stream:
             self.metrics.looped.labels(topic).inc(n)
         if batches:
             self.offset_map.handed(batches)
+        if sent:  # before a cut below, which forgets these with the rest of the queue
+            ts_type, ts = messages[-1].timestamp()
+            self.acks.pass_end(sent, ts if ts_type else None)
         self._serve(poll, 0)
         if self.undelivered:
             self._cut()
         if latest:
             first = _first_offsets(messages) if self.tracker.needs_start(latest) else {}
             self.tracker.handed_over(latest, first)
-        if sent:
-            ts_type, ts = messages[-1].timestamp()
-            self.acks.pass_end(sent, ts if ts_type else None)
         age = self.acks.acknowledged(len(self.producer), time.time())
         if age is not None:
             self.metrics.latency.observe(age)
