@@ -125,14 +125,18 @@ from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari imp
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_facts import run_cluster_info
 
 
-def main():
+def module_spec():
+    """AnsibleModule's arguments: the module's and the in-process action's (plugins/action/ambari_cluster_info.py)."""
     argument_spec = ambari_argument_spec()
     argument_spec.update(
         address=dict(type="str", choices=["ip", "fqdn"], default="ip"),
         listener=dict(type="str", default="PLAINTEXT"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_module(module, run_cluster_info)
+    return dict(argument_spec=argument_spec, supports_check_mode=True)
+
+
+def main():
+    run_module(AnsibleModule(**module_spec()), run_cluster_info)
 
 
 if __name__ == "__main__":

@@ -299,7 +299,8 @@ from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_con
     DEFAULT_NOTE, run_ambari_config)
 
 
-def main():
+def module_spec():
+    """AnsibleModule's arguments: the module's and the in-process action's (plugins/action/ambari_config.py)."""
     argument_spec = ambari_argument_spec()
     argument_spec.update(
         config_type=dict(type="str", required=True),
@@ -323,8 +324,11 @@ def main():
         service=dict(type="str", default="KAFKA"),
         group_description=dict(type="str", default="Managed by Ansible (ambari_kafka.mirroring.ambari_config)"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[["config_group", "hosts"]])
+    return dict(argument_spec=argument_spec, supports_check_mode=True, required_together=[["config_group", "hosts"]])
+
+
+def main():
+    module = AnsibleModule(**module_spec())
     run_module(module, run_ambari_config)
 
 

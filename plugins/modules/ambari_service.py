@@ -192,7 +192,8 @@ from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari imp
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._ambari_services import run_ambari_service
 
 
-def main():
+def module_spec():
+    """AnsibleModule's arguments: the module's and the in-process action's (plugins/action/ambari_service.py)."""
     argument_spec = ambari_argument_spec()
     argument_spec.update(wait_argument_spec())
     argument_spec.update(
@@ -207,8 +208,11 @@ def main():
         context=dict(type="str"),
         stale_components=dict(type="list", elements="dict", default=[]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_module(module, run_ambari_service)
+    return dict(argument_spec=argument_spec, supports_check_mode=True)
+
+
+def main():
+    run_module(AnsibleModule(**module_spec()), run_ambari_service)
 
 
 if __name__ == "__main__":
