@@ -17,6 +17,11 @@ attributes:
     support: full
     membership:
       - ambari_kafka.mirroring.ambari
+notes:
+  - With C(ansible_connection=local), the documented setup for the Ambari clusters' hosts, the module's work runs in the
+    controller's worker process (its action plugin, same validation, same result, no_log values masked alike), with
+    no Python process per host and task. With another connection, C(async) or a task C(environment) the module runs as
+    usual.
 options:
   url:
     description:
