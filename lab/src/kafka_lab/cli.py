@@ -108,16 +108,25 @@ def stop_daemon(paths: Paths) -> None:
     paths.daemon_pid.unlink(missing_ok=True)
 
 
+PORT_RELEASE_S = 15.0  # our own daemon, just stopped, may hold its ports a moment longer (seen after 200 clusters)
+
+
 def require_free_ports(config: LabConfig) -> None:
     """Another lab (another --home) or another program on our ports would answer in our place."""
+    deadline = time.monotonic() + PORT_RELEASE_S
     for cluster in config.clusters():
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", cluster.port))
-            except OSError:
-                raise LabError(f"Port {cluster.port} (Ambari API of {cluster.name}) is in use; if another lab "
-                               "runs from a different home, stop it first (`kafka-lab --home DIR down`)") from None
+            while True:
+                try:
+                    sock.bind(("127.0.0.1", cluster.port))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise LabError(f"Port {cluster.port} (Ambari API of {cluster.name}) is in use; if another "
+                                       "lab runs from a different home, stop it first (`kafka-lab --home DIR down`)"
+                                       ) from None
+                    time.sleep(0.2)
 
 
 def wait_api(config: LabConfig) -> None:
