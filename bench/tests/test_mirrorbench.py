@@ -293,3 +293,9 @@ def test_the_best_peer_of_a_row_is_the_fastest_mirrormaker_configuration():
     assert peer == report.MM2_TUNED and rate == pytest.approx(1.2)
     line = [g for g in report.goals({"throughput": runs}) if "best MirrorMaker" in g][0]
     assert "**not met** in 0 of 1 rows, lowest 1.20x against MirrorMaker 2 tuned" in line
+
+
+def test_a_run_without_tuned_peers_is_not_judged_against_the_best_mirrormaker():
+    runs = [_run(report.KM, 1, 300.0, 1.0), _run(report.MM2, 1, 100.0, 1.0), _run(report.MM1, 1, 150.0, 1.0)]
+    line = [g for g in report.goals({"throughput": runs}) if "best MirrorMaker" in g][0]
+    assert "**not judged**, this run has no tuned MirrorMaker" in line
