@@ -36,7 +36,8 @@ class StreamMetrics:
                                                    "counted again)", ["topic"])
         self.bytes = Counter("kafka_mirror_bytes", "Value bytes of the records the target acknowledged", ["topic"])
         self.latency = Histogram("kafka_mirror_replication_latency_seconds",
-                                 "Record timestamp to acknowledgement by the target (sampled)",
+                                 "Record timestamp to acknowledgement by the target (sampled once per loop pass, "
+                                 "acknowledgement counted from the producer's queue: kafka_mirror.ack_clock)",
                                  buckets=LATENCY_BUCKETS)
         self.lag = Gauge("kafka_mirror_consumer_lag", "Source records not yet consumed", ["topic", "partition"],
                          multiprocess_mode="livesum")
