@@ -107,7 +107,7 @@ def test_brokers_left_stale_are_restarted_by_a_run_that_changes_no_config(lab, r
     before = request_ids(primary)
     _, recap = playbook(PLAYBOOK, "--limit", "lab-primary")
     assert recap["lab-primary"]["changed"] == 1  # the restart alone
-    assert primary.stale_hosts() == [] and len(request_ids(primary)) > len(before)
+    assert primary.stale_hosts() == [] and max(request_ids(primary)) > max(before)  # the listing holds the newest 20
     assert primary.desired("kafka-broker")[1]["log.retention.hours"] == "169"  # not ours: kept
 
 
