@@ -81,10 +81,14 @@ def client_of(cluster: Cluster) -> AmbariClient:
     return cluster.client()
 
 
+BATCH_SEPARATION_S = 5  # between one broker's restart and the next one's
+
+
 def rolling_restart(cluster: Cluster) -> dict:
     """Every broker, one at a time, through the collection's ambari_service module (as a user's playbook would)."""
     args = {"url": cluster.url, "cluster": cluster.name, "service": "KAFKA", "components": ["KAFKA_BROKER"],
-            "state": "restarted", "restart": "always", "rolling": True, "batch_size": 1, "batch_separation": 5,
+            "state": "restarted", "restart": "always", "rolling": True, "batch_size": 1,
+            "batch_separation": BATCH_SEPARATION_S,
             "wait_timeout": 900, "wait_sleep": 2}
     env = {**os.environ, "AMBARI_PASSWORD": cluster.password_file.read_text().strip(),  # never in argv
            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",

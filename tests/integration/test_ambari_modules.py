@@ -49,23 +49,8 @@ def test_check_then_change_then_restart_exactly_the_stale_then_nothing(lab, rest
     assert requests_of(primary) == seen  # nothing restarted on the second run
 
 
-def test_rolling_restart_one_broker_at_a_time(lab, restore):
-    primary = restore
-    ansible("ambari_config", primary, {"config_type": "kafka-broker", "properties": {"num.io.threads": 6}})
-    result = ansible("ambari_service", primary, {"rolling": True, "batch_separation": 1, "wait_sleep": 1})
-    assert not result.get("failed"), result["msg"]  # CI once: a broker out of heap at start-up, said here
-    assert result["changed"] and len(result["request_ids"]) == len(primary.spec.hosts())
-    spans = []
-    for request_id in result["request_ids"]:
-        tasks = primary.client.get(f"clusters/{primary.name}/requests/{request_id}/tasks?fields=Tasks/*")["items"]
-        assert len(tasks) == 1
-        task = tasks[0]["Tasks"]
-        spans.append((task["start_time"], task["end_time"], task["host_name"]))
-    spans.sort()
-    assert [s[2] for s in spans] == sorted(h.fqdn for h in primary.spec.hosts())
-    for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
-        assert start >= end + 1000  # never two brokers down at once, batch separation respected
-    assert set(primary.broker_config("num.io.threads").values()) == {"6"}
+# A rolling restart, one broker at a time with the batch separation kept, is shown under a mirrored stream in
+# tests/integration/test_faults.py (rolling-primary); a rolling restart of stale brokers by every playbook test.
 
 
 def test_failing_restart_names_the_host_and_the_brokers_error(lab, restore):

@@ -15,12 +15,25 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def fault_lab(reachable, tmp_path_factory):
-    return controls.lab(), locate(), tmp_path_factory.mktemp("faults"), len(reachable.primary.spec.hosts())
+    return controls.lab(), locate(), tmp_path_factory.mktemp("faults"), reachable.primary
+
+
+def restart_spans(primary, requests: int) -> list[tuple[int, int, str]]:
+    """(start, end, host) of the tasks of the cluster's newest `requests` requests, each one broker's restart."""
+    items = primary.client.get(f"clusters/{primary.name}/requests?Requests/id>=0")["items"]
+    spans = []
+    for request_id in sorted(i["Requests"]["id"] for i in items)[-requests:]:
+        tasks = primary.client.get(f"clusters/{primary.name}/requests/{request_id}/tasks?fields=Tasks/*")["items"]
+        assert [(t["Tasks"]["role"], t["Tasks"]["custom_command_name"]) for t in tasks] == [("KAFKA_BROKER", "RESTART")]
+        task = tasks[0]["Tasks"]
+        spans.append((task["start_time"], task["end_time"], task["host_name"]))
+    return sorted(spans)
 
 
 @pytest.mark.parametrize("scenario", SHORT, ids=[s.name for s in SHORT])
 def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
-    lab, runtime, workdir, brokers = fault_lab
+    lab, runtime, workdir, primary = fault_lab
+    brokers = len(primary.spec.hosts())
     name = scenario.name
     result = runner.run(lab, runner.Local(TOOLS["kafka-mirror"]), scenario, workdir / name, 2000.0, runtime)
     summary = result.to_json()
@@ -34,6 +47,11 @@ def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
     if name == "rolling-primary":  # every broker restarted under the stream; the mirror rode it out
         assert result.exit_codes == [0], summary
         assert any(f"{brokers} broker(s) restarted" in n for n in result.notes), summary
+        # One request a broker through ambari_service, never two brokers down at once, the batch separation kept.
+        spans = restart_spans(primary, brokers)
+        assert [host for _, _, host in spans] == sorted(h.fqdn for h in primary.spec.hosts())
+        for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+            assert start >= end + controls.BATCH_SEPARATION_S * 1000, spans
     if name == "rebalance":  # members came and went; the running worker never exited, a same-id twin was refused
         assert result.exit_codes == [0], summary
         assert any("refused (exit 2)" in n for n in result.notes), summary
