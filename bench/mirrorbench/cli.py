@@ -42,6 +42,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--latency-rates", default="half,10000",
                    help="records/s of the steady stream; 'half': half the slowest tool's median 100-byte rate at "
                         "parallelism 1 (the goal's rate); a lower one shows each tool below saturation")
+    p.add_argument("--latency-parallelism", type=int, default=1, help="streams (tasks, threads) of each tool")
+    p.add_argument("--latency-value-size", type=int, default=100, help="bytes of each record's value")
     p.add_argument("--only", choices=("ceiling", "latency"),
                    help="keep the other runs of --out/results.json and measure this part again")
     p.add_argument("--secure", action="store_true",
@@ -154,13 +156,15 @@ def latencies(args, lab, runtime, tools, work: Path, results: dict) -> None:
     results["latency_half_rate"] = half
     rates = [half if r == "half" else float(r) for r in args.latency_rates.split(",")]
     pooled: dict[str, dict] = {}
+    results["latency_setup"] = {"parallelism": args.latency_parallelism, "value_size": args.latency_value_size}
     n = 0
     for rate in rates:
         all_ms: dict[str, list[int]] = {}
         for rnd in range(1, args.rounds + 1):
             for tool in tools:
                 n += 1
-                lr = latency(lab, runtime, tool, rate, rnd, work / f"l{n:03d}", seconds=args.latency_seconds)
+                lr = latency(lab, runtime, tool, rate, rnd, work / f"l{n:03d}", seconds=args.latency_seconds,
+                             value_size=args.latency_value_size, parallelism=args.latency_parallelism)
                 pct = report.percentiles(lr.latencies_ms)
                 results["latency"].append({**lr.to_json(), **pct})
                 all_ms.setdefault(tool.name, []).extend(lr.latencies_ms)

@@ -32,6 +32,37 @@ def summary(runs: list[dict]) -> dict[str, Spread]:
                                                           "startup_s")}
 
 
+BREAKDOWN = (("fetched_age", "fetched age: record timestamp to the stream taking its batch (producer, source, fetch, "
+                              "waiting for the loop)"),
+             ("handover", "hand-over of a batch to the producer"),
+             ("target", "target: hand-over to acknowledgement (replication less fetched age)"),
+             ("replication", "replication: record timestamp to the target's acknowledgement"),
+             ("checkpoint", "checkpoint: the loop standing still (flush, commit)"))
+
+
+def breakdown_rows(spent: list[dict | None]) -> list[str]:
+    """kafka-mirror's own account of a rate's runs (bench/mirrorbench/breakdown.py): sample-weighted means."""
+    spent = [s for s in spent if s]
+    if not spent:
+        return []
+    rows = ["", "Where kafka-mirror's time went at this rate (its /metrics, sampled once per loop pass, all rounds; "
+                "means, and the bucket that holds the 99th percentile):", "",
+            "| part | mean ms | p99 bucket ms | samples |", "|---|---|---|---|"]
+    for key, title in BREAKDOWN:
+        parts = [s[key] for s in spent if key in s]
+        if not parts:
+            continue
+        if key == "target":
+            weights = [s["replication"]["samples"] for s in spent if key in s]
+        else:
+            weights = [p["samples"] for p in parts]
+        mean = sum(p["mean_ms"] * w for p, w in zip(parts, weights)) / sum(weights)
+        bucket = max((p.get("p99_bucket_ms") or 0) for p in parts) if key != "target" else None
+        rows.append(f"| {title} | {mean:,.1f} | {'' if bucket is None else f'<= {bucket:,.0f}'} | "
+                    f"{sum(weights):,.0f} |")
+    return rows
+
+
 def latency_rate(throughput: list[dict]) -> float:
     """Half the slowest tool's median 100-byte rate at parallelism 1 (the issue's steady rate)."""
     by_tool = cells(throughput).get(("100 B", 1))
@@ -171,10 +202,12 @@ def markdown(results: dict, chart: str) -> str:
                    f"{row['mb_per_s'].median:.1f} | {_fmt(row['cpu_s_per_gb'])} | {row['peak_rss_mib'].high:.0f} | "
                    f"{row['startup_s'].median:.1f} | {row['runs']} | {r2} | {r1} |")
     if results.get("latency"):
+        setup = results.get("latency_setup") or {"parallelism": 1, "value_size": 100}
         out += ["", "## End-to-end latency", "",
-                "100-byte records produced on the primary at a steady rate by a separate process for 35 s per run, "
-                "the first 5 s left out; latency is the record's timestamp (set by the producer) to its arrival at a "
-                "consumer of the secondary. Parallelism 1; the tool is running and mirroring before the stream "
+                f"{setup['value_size']:,}-byte records produced on the primary at a steady rate by a separate process "
+                "for 35 s per run, the first 5 s left out; latency is the record's timestamp (set by the producer) to "
+                f"its arrival at a consumer of the secondary. Parallelism {setup['parallelism']}; the tool is running "
+                "and mirroring before the stream "
                 "starts. Percentiles of all rounds' records pooled, and the range of each round's p99. The first rate "
                 "is the goal's (half the slowest tool's median rate above); at that rate the primary also takes the "
                 "stream's writes on the same cores, and a tool that cannot keep up shows queueing that grows through "
@@ -192,6 +225,8 @@ def markdown(results: dict, chart: str) -> str:
                 ratio = _ratio(pooled[KM]["p99"], p["p99"]) if KM in pooled and tool != KM else ""
                 out.append(f"| {tool} | {p['p50']:,.0f} | {p['p99']:,.0f} | {p['p999']:,.0f} | "
                            f"{min(per_round):,.0f}-{max(per_round):,.0f} | {p['samples']:,} | {ratio} |")
+            out += breakdown_rows([r.get("breakdown") for r in results["latency"]
+                                   if r["tool"] == KM and f"{r['rate']:.0f}" == rate_key])
     if results.get("ceiling"):
         out += ["", "## The machine's ceiling", "",
                 "A plain consumer reading the whole workload from the primary, and a plain producer writing it into a "

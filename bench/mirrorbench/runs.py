@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_lab.runtime import KafkaRuntime
-from mirrorbench import clusters
+from mirrorbench import breakdown, clusters
 from mirrorbench.clusters import BenchError, Lab
 from mirrorbench.procstat import TreeSampler
 from mirrorbench.stats import Sample, mirror_window
@@ -141,6 +141,7 @@ class LatencyRun:
     produced: int
     received: int
     latencies_ms: list[int]  # record timestamp to arrival on the secondary, measured records only
+    breakdown: dict | None = None  # kafka-mirror: where the time went, from its /metrics (breakdown.py)
 
     def to_json(self) -> dict:
         return {**asdict(self), "latencies_ms": None}
@@ -168,7 +169,7 @@ def _steady_producer(bootstrap: str, topic: str, rate: float, seconds: float, va
 
 
 def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdir: Path, seconds: float = 30.0,
-            warmup: float = 5.0, value_size: int = 100, partitions: int = 8) -> LatencyRun:
+            warmup: float = 5.0, value_size: int = 100, partitions: int = 8, parallelism: int = 1) -> LatencyRun:
     """Records produced on the primary at `rate`; each one's age when the secondary's consumer gets it.
 
     The tool is started first and proven to be mirroring (a probe record has arrived), so its start-up is not
@@ -179,8 +180,11 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
     topic = f"bench-latency-{run_id}"
     clusters.reset_topic(lab.primary, topic, partitions, 2)
     clusters.reset_topic(lab.secondary, topic, partitions, 2)
-    launch = tool.launch(Job(workdir, topic, 1, run_id, lab.primary, lab.secondary), runtime)
+    port = breakdown.free_port() if tool.breakdown else 0
+    launch = tool.launch(Job(workdir, topic, parallelism, run_id, lab.primary, lab.secondary, metrics_port=port),
+                         runtime)
     consumer = Consumer({"bootstrap.servers": lab.secondary, "group.id": "bench-latency", "enable.auto.commit": False})
+    spent = None
     consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
     running = Running(launch.argv, launch.env, workdir)
     latencies: list[int] = []
@@ -227,9 +231,11 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
         if stray < 0:
             raise BenchError(f"{tool.name} delivered {received - probes:,} of {produced:,} records in time; logs in "
                              f"{workdir}:\n{running.tail()}")
+        if port:
+            spent = breakdown.scrape(port)
     finally:
         running.stop()
         consumer.close()
     clusters.delete_topics(AdminClient({"bootstrap.servers": lab.primary}), [topic])
     clusters.delete_topics(AdminClient({"bootstrap.servers": lab.secondary}), [topic, *tool.internal_topics(run_id)])
-    return LatencyRun(tool.name, rnd, rate, produced, received - probes, latencies)
+    return LatencyRun(tool.name, rnd, rate, produced, received - probes, latencies, spent)

@@ -46,6 +46,7 @@ class Job:
     # Java client properties for each cluster besides its bootstrap servers (security); files only, never argv.
     primary_client: dict[str, str] = field(default_factory=dict)
     secondary_client: dict[str, str] = field(default_factory=dict)
+    metrics_port: int = 0  # kafka-mirror's /metrics on the loopback (0: off), read for the latency breakdown
 
 
 def _write(path: Path, text: str) -> Path:
@@ -75,6 +76,7 @@ def _java(runtime: KafkaRuntime, heap: list[str], job: Job, level: str, main: st
 
 class Tool:
     name: str
+    breakdown = False  # serves kafka-mirror's /metrics: a latency run reads where the time went
 
     def launch(self, job: Job, runtime: KafkaRuntime) -> Launch:
         raise NotImplementedError
@@ -88,6 +90,8 @@ class Tool:
 class KafkaMirror(Tool):
     """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting; `exactly_once`: the mode of
     that name, with the static instance id it needs (unique per run); `offset_map`: the offset map on."""
+
+    breakdown = True
 
     def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False,
                  offset_map: bool = False) -> None:
@@ -108,7 +112,8 @@ class KafkaMirror(Tool):
         if self.offset_map:
             static.append("--offset-map")
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
-                       "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port", "0",
+                       "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port",
+                       str(job.metrics_port),
                        *static], {"STATE_DIRECTORY": str(job.workdir)})
 
 

@@ -132,6 +132,7 @@ class Counter:
 
 class Metrics:
     records = bytes = latency = lag = send_errors = commits = assigned = looped = Counter()
+    fetched_age = handover = checkpoint = Counter()
 
 
 @pytest.fixture(autouse=True)
@@ -860,3 +861,48 @@ def test_a_static_member_id_changes_with_the_topics_or_partitions_it_starts_with
     ids = {static_member_id("node7-1", topics) for topics in ({"a": 8}, {"a": 8}, {"a": 8, "b": 8}, {"a": 12})}
     assert len(ids) == 3 and all(i.startswith("node7-1-") for i in ids)
     assert static_member_id("node7-1", {"b": 8, "a": 8}) == static_member_id("node7-1", {"a": 8, "b": 8})
+
+
+class Samples:
+    """A histogram that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def observe(self, value: float) -> None:
+        self.values.append(value)
+
+
+def test_a_pass_samples_the_fetched_age_and_the_hand_over_once(tmp_path):
+    """The latency breakdown (issue 13): the newest record's age when the stream takes the batch (the source's part)
+    and the time the pass takes to hand it over, one sample each per pass that handed records over."""
+    s = stream(tmp_path)
+    s.metrics.fetched_age, s.metrics.handover = Samples(), Samples()
+    written_ms = int(time.time() * 1000) - 2000
+    batch = [Message(topic="a", partition=0, offset=o, key=b"k", value=b"v", timestamp=(1, written_ms - 10 + o))
+             for o in range(10)]
+    mirror(s, batch)
+    assert len(s.metrics.fetched_age.values) == 1 and 2.0 <= s.metrics.fetched_age.values[0] < 3.0
+    assert len(s.metrics.handover.values) == 1 and 0 <= s.metrics.handover.values[0] < 1.0
+    mirror(s, [])  # nothing fetched: no sample
+    assert len(s.metrics.fetched_age.values) == 1 and len(s.metrics.handover.values) == 1
+
+
+def test_every_checkpoint_of_the_loop_is_timed(tmp_path, monkeypatch):
+    """The time the loop stands still for a checkpoint (flush and commit) is the suspect of the p99 (issue 13)."""
+    samples = Samples()
+    monkeypatch.setattr(Metrics, "checkpoint", samples, raising=False)
+    s = running(tmp_path, monkeypatch, Cluster({"a": 2}), Cluster({"a": 2}), passes=3)
+    pauses = []
+    checkpoint = s.checkpoint
+
+    def slow_checkpoint() -> None:
+        started = time.monotonic()
+        time.sleep(0.05)
+        checkpoint()
+        pauses.append(time.monotonic() - started)
+
+    s.checkpoint = slow_checkpoint
+    assert s.run() == 0
+    assert len(samples.values) == len(pauses) - 1 >= 2  # every periodic one; the final one (after the loop) is not
+    assert all(0.05 <= v < 5 for v in samples.values)

@@ -39,6 +39,17 @@ class StreamMetrics:
                                  "Record timestamp to acknowledgement by the target (sampled once per loop pass, "
                                  "acknowledgement counted from the producer's queue: kafka_mirror.ack_clock)",
                                  buckets=LATENCY_BUCKETS)
+        # Where the replication latency goes, each sampled once per loop pass as the latency is: the source's part
+        # (what the fetched age says), the hand-over, and the loop standing still for a checkpoint. The target's part
+        # (produce to acknowledgement) is the replication latency less the fetched age.
+        self.fetched_age = Histogram("kafka_mirror_fetched_age_seconds",
+                                     "Age of the newest record of a batch when the stream takes it from the consumer "
+                                     "(record timestamp to the fetch's return)", buckets=LATENCY_BUCKETS)
+        self.handover = Histogram("kafka_mirror_handover_seconds",
+                                  "Time a loop pass takes to hand its batch to the producer", buckets=LATENCY_BUCKETS)
+        self.checkpoint = Histogram("kafka_mirror_checkpoint_seconds",
+                                    "Time the loop stands still for a checkpoint (flush, commit, group offsets)",
+                                    buckets=LATENCY_BUCKETS)
         self.lag = Gauge("kafka_mirror_consumer_lag", "Source records not yet consumed", ["topic", "partition"],
                          multiprocess_mode="livesum")
         self.send_errors = Counter("kafka_mirror_send_errors", "Records the target did not accept", ["topic", "reason"])

@@ -167,6 +167,7 @@ class Stream:
                 now = time.monotonic()
                 if now >= next_commit or self.failing:
                     self.checkpoint()
+                    self.metrics.checkpoint.observe(time.monotonic() - now)
                     next_commit = now + self.config.commit_interval_s
                 if now >= next_refresh and not self.stop:
                     self.refresh(periodic=True)
@@ -322,6 +323,7 @@ class Stream:
             messages = fetch(self.consumer, self.config.batch_size)
         finally:
             self.fetching = False
+        fetched_at = time.time()
         if self.reseek:  # a callback inside consume() rewound these: what the batch holds of them predates that
             stale, self.reseek = self.reseek, {}
             messages = [m for m in messages if (m.topic(), m.partition()) not in stale]
@@ -426,6 +428,9 @@ class Stream:
         if sent:  # before a cut below, which forgets these with the rest of the queue
             ts_type, ts = messages[-1].timestamp()
             self.acks.pass_end(sent, ts if ts_type else None)
+            self.metrics.handover.observe(time.time() - fetched_at)
+            if ts_type and ts > 0:
+                self.metrics.fetched_age.observe(max(0.0, fetched_at - ts / 1000))
         self._serve(poll, 0)
         if self.undelivered:
             self._cut()
