@@ -19,7 +19,7 @@ from mirrorbench.ceiling import ceilings
 from mirrorbench.clusters import BenchError
 from mirrorbench.runs import latency, throughput
 from mirrorbench.tools import TOOLS, OverSaslSsl
-from mirrorbench.workloads import FULL, QUICK
+from mirrorbench.workloads import FULL, ID, QUICK
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -60,6 +60,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.tools, args.workloads, args.parallelism = 2, "kafka-mirror,mm2,mm2-tuned", QUICK.topic, "1"
         args.no_latency = args.no_ceiling = True
+    if args.latency_parallelism < 1:
+        p.error("--latency-parallelism: at least 1")
+    if args.latency_value_size < ID.size:
+        p.error(f"--latency-value-size: at least {ID.size} (the record's identity)")
     unknown = set(args.tools.split(",")) - TOOLS.keys()
     if unknown:
         p.error(f"unknown tool(s) {', '.join(sorted(unknown))}: choose from {', '.join(TOOLS)}")

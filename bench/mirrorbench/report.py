@@ -32,11 +32,11 @@ def summary(runs: list[dict]) -> dict[str, Spread]:
                                                           "startup_s")}
 
 
-BREAKDOWN = (("fetched_age", "fetched age: record timestamp to the stream taking its batch (producer, source, fetch, "
-                              "waiting for the loop)"),
-             ("handover", "hand-over of a batch to the producer"),
-             ("target", "target: hand-over to acknowledgement (replication less fetched age)"),
-             ("replication", "replication: record timestamp to the target's acknowledgement"),
+BREAKDOWN = (("fetched_age", "fetched age: record timestamp to the return of its fetch (steady producer, source "
+                              "broker, fetch, waiting for the loop)"),
+             ("after_fetch", "after the fetch: to the target's acknowledgement (hand-over, producer, target broker)"),
+             ("replication", "replication latency: the two above, record by record"),
+             ("handover", "hand-over of one pass's batch to the producer"),
              ("checkpoint", "checkpoint: the loop standing still (flush, commit)"))
 
 
@@ -45,21 +45,19 @@ def breakdown_rows(spent: list[dict | None]) -> list[str]:
     spent = [s for s in spent if s]
     if not spent:
         return []
-    rows = ["", "Where kafka-mirror's time went at this rate (its /metrics, sampled once per loop pass, all rounds; "
-                "means, and the bucket that holds the 99th percentile):", "",
+    rows = ["", "Where kafka-mirror's time went at this rate (its /metrics over the measured window, all rounds): the "
+                "newest record acknowledged, once per loop pass, split where its fetch returned; means, and the "
+                "highest round's bucket holding the 99th percentile:", "",
             "| part | mean ms | p99 bucket ms | samples |", "|---|---|---|---|"]
     for key, title in BREAKDOWN:
         parts = [s[key] for s in spent if key in s]
         if not parts:
             continue
-        if key == "target":
-            weights = [s["replication"]["samples"] for s in spent if key in s]
-        else:
-            weights = [p["samples"] for p in parts]
+        weights = [p["samples"] for p in parts]
         mean = sum(p["mean_ms"] * w for p, w in zip(parts, weights)) / sum(weights)
-        bucket = max((p.get("p99_bucket_ms") or 0) for p in parts) if key != "target" else None
-        rows.append(f"| {title} | {mean:,.1f} | {'' if bucket is None else f'<= {bucket:,.0f}'} | "
-                    f"{sum(weights):,.0f} |")
+        bounds = [p.get("p99_bucket_ms") for p in parts]
+        bound = "> largest" if None in bounds else f"<= {max(bounds):,g}"
+        rows.append(f"| {title} | {mean:,.1f} | {bound} | {sum(weights):,.0f} |")
     return rows
 
 

@@ -184,7 +184,7 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
     launch = tool.launch(Job(workdir, topic, parallelism, run_id, lab.primary, lab.secondary, metrics_port=port),
                          runtime)
     consumer = Consumer({"bootstrap.servers": lab.secondary, "group.id": "bench-latency", "enable.auto.commit": False})
-    spent = None
+    spent = first_reading = None
     consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
     running = Running(launch.argv, launch.env, workdir)
     latencies: list[int] = []
@@ -211,6 +211,12 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
         while time.monotonic() < deadline:
             batch = consumer.consume(10000, 0.005)  # consume() waits out its timeout unless the batch fills
             now_ms = time.time() * 1000
+            if port and first_reading is None and now_ms >= measure_from:
+                try:  # the window of the breakdown opens with the measured records
+                    first_reading = breakdown.read(port)
+                except (OSError, ValueError) as exc:
+                    print(f"{tool.name}'s /metrics not read ({exc}): no breakdown for this run", flush=True)
+                    port = 0
             for m in batch:
                 if m.error() is not None:
                     if m.error().code() != KafkaError._PARTITION_EOF:
@@ -231,8 +237,11 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
         if stray < 0:
             raise BenchError(f"{tool.name} delivered {received - probes:,} of {produced:,} records in time; logs in "
                              f"{workdir}:\n{running.tail()}")
-        if port:
-            spent = breakdown.scrape(port)
+        if first_reading is not None:
+            try:
+                spent = breakdown.summarize(breakdown.window(first_reading, breakdown.read(port)))
+            except (OSError, ValueError) as exc:  # the account is a side product: the run keeps its latencies
+                print(f"{tool.name}'s /metrics not read at the end ({exc}): no breakdown for this run", flush=True)
     finally:
         running.stop()
         consumer.close()

@@ -134,6 +134,7 @@ class Context:
     topic: str
     notes: list[str] = field(default_factory=list)
     since: dict[int, int] | None = None  # set by a scenario whose verdict starts at a cut (see stream.verdict)
+    requests: list[int] = field(default_factory=list)  # Ambari requests the fault made (ambari_service's request_ids)
 
     def second_instance(self, name: str, same_identity: bool = False) -> Supervised:
         """Another process of the same tool in the same group: another worker (its own static id, as a second node
@@ -162,6 +163,7 @@ class Result:
     restarts: int
     exit_codes: list[int]
     notes: list[str]
+    requests: list[int] = field(default_factory=list)  # Ambari requests the fault made
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -297,7 +299,7 @@ def run(lab, tool, scenario, workdir: Path, rate: float, runtime) -> Result:
     codes = [c for _, c in supervised.exits]
     result = Result(scenario.name, tool.name, v.produced, v.received, v.missing, v.duplicates, v.order_violations,
                     v.malformed, watch.max_lag(), None if recover_s is None else round(recover_s, 1),
-                    supervised.restarts, codes, ctx.notes)
+                    supervised.restarts, codes, ctx.notes, ctx.requests)
     if result.missing == 0:  # kept otherwise, to be looked at
         delete_topics(AdminClient({"bootstrap.servers": primary}), [topic])
         delete_topics(AdminClient({"bootstrap.servers": secondary}), [topic, *tool.internal_topics(run_id)])

@@ -70,6 +70,7 @@ class RollingRestart(Scenario):
 
     def fault(self, ctx) -> None:
         result = controls.rolling_restart(getattr(ctx.lab, self.side))
+        ctx.requests.extend(result.get("request_ids", []))
         ctx.notes.append(f"{self.side} rolling restart through ambari_service: "
                          f"{len(result.get('restarted', []))} broker(s) restarted")
 

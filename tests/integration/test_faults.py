@@ -18,11 +18,10 @@ def fault_lab(reachable, tmp_path_factory):
     return controls.lab(), locate(), tmp_path_factory.mktemp("faults"), reachable.primary
 
 
-def restart_spans(primary, requests: int) -> list[tuple[int, int, str]]:
-    """(start, end, host) of the tasks of the cluster's newest `requests` requests, each one broker's restart."""
-    items = primary.client.get(f"clusters/{primary.name}/requests?Requests/id>=0")["items"]
+def restart_spans(primary, requests: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, host) of the tasks of the requests, each one broker's restart."""
     spans = []
-    for request_id in sorted(i["Requests"]["id"] for i in items)[-requests:]:
+    for request_id in requests:
         tasks = primary.client.get(f"clusters/{primary.name}/requests/{request_id}/tasks?fields=Tasks/*")["items"]
         assert [(t["Tasks"]["role"], t["Tasks"]["custom_command_name"]) for t in tasks] == [("KAFKA_BROKER", "RESTART")]
         task = tasks[0]["Tasks"]
@@ -48,7 +47,8 @@ def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
         assert result.exit_codes == [0], summary
         assert any(f"{brokers} broker(s) restarted" in n for n in result.notes), summary
         # One request a broker through ambari_service, never two brokers down at once, the batch separation kept.
-        spans = restart_spans(primary, brokers)
+        assert len(result.requests) == brokers, summary
+        spans = restart_spans(primary, result.requests)
         assert [host for _, _, host in spans] == sorted(h.fqdn for h in primary.spec.hosts())
         for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
             assert start >= end + controls.BATCH_SEPARATION_S * 1000, spans

@@ -94,9 +94,12 @@ def test_check_mode_shows_drift_and_a_run_restarts_the_brokers_it_left_stale(lab
     the revert leaves nothing for `restore` to restart.)"""
     primary = restore
     _, props = primary.desired("kafka-broker")
-    primary.put("kafka-broker", {**props, "listeners": "PLAINTEXT://localhost:9092"}, "test: drift")
+    unmanaged = str(int(props["log.retention.hours"]) + 1)  # a property the play does not manage: kept, not diffed
+    primary.put("kafka-broker", {**props, "listeners": "PLAINTEXT://localhost:9092", "log.retention.hours": unmanaged},
+                "test: drift")
     output, recap = playbook(PLAYBOOK, "--check", "--diff", "--limit", "lab-primary")
     assert "-listeners=PLAINTEXT://localhost:9092" in output and "+listeners=PLAINTEXT://0.0.0.0:9092" in output
+    assert not [line for line in output.splitlines() if line.startswith(("-log.retention.hours", "+log.retention"))]
     assert recap["lab-primary"]["changed"] == 2  # the listeners change, and the restart that would follow
     assert primary.desired("kafka-broker")[1]["listeners"] == "PLAINTEXT://localhost:9092"  # nothing written
 

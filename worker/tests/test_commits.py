@@ -132,7 +132,7 @@ class Counter:
 
 class Metrics:
     records = bytes = latency = lag = send_errors = commits = assigned = looped = Counter()
-    fetched_age = handover = checkpoint = Counter()
+    fetched_age = after_fetch = handover = checkpoint = Counter()
 
 
 @pytest.fixture(autouse=True)
@@ -873,19 +873,24 @@ class Samples:
         self.values.append(value)
 
 
-def test_a_pass_samples_the_fetched_age_and_the_hand_over_once(tmp_path):
-    """The latency breakdown (issue 13): the newest record's age when the stream takes the batch (the source's part)
-    and the time the pass takes to hand it over, one sample each per pass that handed records over."""
+def test_a_latency_sample_is_split_where_its_fetch_returned_and_each_hand_over_is_timed(tmp_path):
+    """The latency breakdown (issue 13): the sampled record's age when its fetch returned (the source's part) and
+    from there to its acknowledgement add up to its latency; each pass that handed records over is timed."""
     s = stream(tmp_path)
-    s.metrics.fetched_age, s.metrics.handover = Samples(), Samples()
+    m = s.metrics
+    m.latency, m.fetched_age, m.after_fetch, m.handover = Samples(), Samples(), Samples(), Samples()
     written_ms = int(time.time() * 1000) - 2000
     batch = [Message(topic="a", partition=0, offset=o, key=b"k", value=b"v", timestamp=(1, written_ms - 10 + o))
              for o in range(10)]
     mirror(s, batch)
-    assert len(s.metrics.fetched_age.values) == 1 and 2.0 <= s.metrics.fetched_age.values[0] < 3.0
-    assert len(s.metrics.handover.values) == 1 and 0 <= s.metrics.handover.values[0] < 1.0
-    mirror(s, [])  # nothing fetched: no sample
-    assert len(s.metrics.fetched_age.values) == 1 and len(s.metrics.handover.values) == 1
+    assert len(m.handover.values) == 1 and 0 <= m.handover.values[0] < 1.0
+    assert m.latency.values == [] and m.fetched_age.values == []  # the stand-in producer acknowledges at a flush
+    s.checkpoint()
+    mirror(s, [])  # the next pass counts the acknowledgement; it handed nothing over: no hand-over sample
+    assert len(m.latency.values) == len(m.fetched_age.values) == len(m.after_fetch.values) == 1
+    assert 2.0 <= m.fetched_age.values[0] < 3.0 and 0 <= m.after_fetch.values[0] < 1.0
+    assert m.latency.values[0] == pytest.approx(m.fetched_age.values[0] + m.after_fetch.values[0])
+    assert len(m.handover.values) == 1
 
 
 def test_every_checkpoint_of_the_loop_is_timed(tmp_path, monkeypatch):

@@ -259,7 +259,7 @@ class Metrics:
 
     dec = set = observe = inc
     records = bytes = latency = lag = send_errors = commits = assigned = property(lambda self: self)
-    fetched_age = handover = checkpoint = property(lambda self: self)
+    fetched_age = after_fetch = handover = checkpoint = property(lambda self: self)
 
 
 class MapProducer(Producer):

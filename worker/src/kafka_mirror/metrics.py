@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+HANDOVER_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -39,14 +40,17 @@ class StreamMetrics:
                                  "Record timestamp to acknowledgement by the target (sampled once per loop pass, "
                                  "acknowledgement counted from the producer's queue: kafka_mirror.ack_clock)",
                                  buckets=LATENCY_BUCKETS)
-        # Where the replication latency goes, each sampled once per loop pass as the latency is: the source's part
-        # (what the fetched age says), the hand-over, and the loop standing still for a checkpoint. The target's part
-        # (produce to acknowledgement) is the replication latency less the fetched age.
+        # Where the replication latency goes: each latency sample split at the moment its record's fetch returned
+        # (the same record, so fetched age + after fetch = latency), the hand-over of each pass, and the loop standing
+        # still for each checkpoint.
         self.fetched_age = Histogram("kafka_mirror_fetched_age_seconds",
-                                     "Age of the newest record of a batch when the stream takes it from the consumer "
-                                     "(record timestamp to the fetch's return)", buckets=LATENCY_BUCKETS)
+                                     "Of each latency sample: record timestamp to the return of the fetch that took "
+                                     "it (producer, source, fetch, waiting for the loop)", buckets=LATENCY_BUCKETS)
+        self.after_fetch = Histogram("kafka_mirror_after_fetch_seconds",
+                                     "Of each latency sample: the fetch's return to the target's acknowledgement "
+                                     "(hand-over, producer, target)", buckets=LATENCY_BUCKETS)
         self.handover = Histogram("kafka_mirror_handover_seconds",
-                                  "Time a loop pass takes to hand its batch to the producer", buckets=LATENCY_BUCKETS)
+                                  "Time a loop pass takes to hand its batch to the producer", buckets=HANDOVER_BUCKETS)
         self.checkpoint = Histogram("kafka_mirror_checkpoint_seconds",
                                     "Time the loop stands still for a checkpoint (flush, commit, group offsets)",
                                     buckets=LATENCY_BUCKETS)

@@ -427,19 +427,19 @@ class Stream:
             self.offset_map.handed(batches)
         if sent:  # before a cut below, which forgets these with the rest of the queue
             ts_type, ts = messages[-1].timestamp()
-            self.acks.pass_end(sent, ts if ts_type else None)
+            self.acks.pass_end(sent, ts if ts_type else None, fetched_at)
             self.metrics.handover.observe(time.time() - fetched_at)
-            if ts_type and ts > 0:
-                self.metrics.fetched_age.observe(max(0.0, fetched_at - ts / 1000))
         self._serve(poll, 0)
         if self.undelivered:
             self._cut()
         if latest:
             first = _first_offsets(messages) if self.tracker.needs_start(latest) else {}
             self.tracker.handed_over(latest, first)
-        age = self.acks.acknowledged(len(self.producer), time.time())
-        if age is not None:
-            self.metrics.latency.observe(age)
+        ack = self.acks.acknowledged(len(self.producer), time.time())
+        if ack is not None:
+            self.metrics.latency.observe(ack.age)
+            self.metrics.fetched_age.observe(ack.fetched_age)
+            self.metrics.after_fetch.observe(ack.after)
         self._resume_paused()
         self._heartbeat()
 
