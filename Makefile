@@ -109,17 +109,19 @@ test-ansible: $(foreach version,$(ANSIBLE_VERSIONS),.venv-ansible/$(version)/.in
 # any lab test writes in the tree: test_artifact does), then the unit and contract tests and ansible-core
 # $(ANSIBLE_OLDEST)'s beside the lab's tests, which mostly wait on brokers, Ambari requests and timers. That saves
 # about 7 of the 38 minutes the two took one after the other on two cores. Their output is printed once all are done;
-# any of them failing fails the target. What runs beside the lab runs at a low CPU priority (NICE): the lab's
-# tests restart brokers, and a broker's start on two busy cores is CPU-bound (JIT, log loading); the side jobs
-# take the idle time the lab's waits leave. The secured lab has its own target (make test-secure: about 5 minutes
-# more).
+# any of them failing fails the target. ansible-core $(ANSIBLE_OLDEST)'s environment is made beside the lab's start,
+# before lint (with `make`, not $(MAKE), so that `make -n test` only prints). What runs beside the lab runs at a low
+# CPU priority (NICE): the lab's tests restart brokers, and a broker's start on two busy cores is CPU-bound (JIT,
+# log loading); the side jobs take the idle time the lab's waits leave. The secured lab has its own target (make
+# test-secure: about 5 minutes more).
 SIDE_LOG := build/test-without-lab.log
 NICE = renice -n 10 -p $$BASHPID > /dev/null
-test: deps venv wheel .venv-ansible/$(ANSIBLE_OLDEST)/.installed
+test: deps venv wheel
 	mkdir -p $(dir $(SIDE_LOG)) && : > $(SIDE_LOG)
 	lint= side=; trap 'exit 130' INT TERM; \
 	trap 'for job in $$lint $$side; do pkill -P $$job; kill $$job; done 2>/dev/null; $(VENV)/bin/kafka-lab down' EXIT; \
-	{ $(NICE); $(LINT); } >> $(SIDE_LOG) 2>&1 & lint=$$!; \
+	{ $(NICE); make --no-print-directory .venv-ansible/$(ANSIBLE_OLDEST)/.installed && $(LINT); } >> $(SIDE_LOG) 2>&1 & \
+	lint=$$!; \
 	$(VENV)/bin/kafka-lab up --node; up=$$?; \
 	wait $$lint; linted=$$?; lint=; \
 	{ $(NICE); $(PY) -m pytest -q -p no:cacheprovider -m "not integration and not secure and not images and not nodes" \
@@ -130,7 +132,7 @@ test: deps venv wheel .venv-ansible/$(ANSIBLE_OLDEST)/.installed
 	wait $$side; sided=$$?; side=; \
 	echo "=== Without the lab: lint and sanity, unit and contract tests, ansible-core $(ANSIBLE_OLDEST) ($(SIDE_LOG))"; \
 	cat $(SIDE_LOG); \
-	echo "=== lint and sanity: exit $$linted; with the lab: exit $$labbed; unit, contract, $(ANSIBLE_OLDEST): exit $$sided"; \
+	echo "=== ansible-core $(ANSIBLE_OLDEST)'s environment, lint and sanity: exit $$linted; with the lab: exit $$labbed; unit, contract, $(ANSIBLE_OLDEST): exit $$sided"; \
 	[ $$linted = 0 ] && [ $$labbed = 0 ] && [ $$sided = 0 ]
 
 # The mirror_worker role on a second node image (Debian bullseye, Python 3.9, systemd 247) on the default lab, then

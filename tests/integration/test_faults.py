@@ -41,8 +41,6 @@ def test_no_record_is_lost_under_the_fault(fault_lab, scenario):
     assert result.malformed == 0 and result.order_violations == 0, summary
     if name == "secondary-down-long":  # the delivery timeout passed: the stream stopped (exit 3) and was restarted
         assert 3 in result.exit_codes, summary
-    if name == "kill-9":
-        assert result.exit_codes.count(-9) == scenario.times, summary
     if name == "rolling-primary":  # every broker restarted under the stream; the mirror rode it out
         assert result.exit_codes == [0], summary
         assert any(f"{brokers} broker(s) restarted" in n for n in result.notes), summary
