@@ -299,3 +299,31 @@ def test_a_run_without_tuned_peers_is_not_judged_against_the_best_mirrormaker():
     runs = [_run(report.KM, 1, 300.0, 1.0), _run(report.MM2, 1, 100.0, 1.0), _run(report.MM1, 1, 150.0, 1.0)]
     line = [g for g in report.goals({"throughput": runs}) if "best MirrorMaker" in g][0]
     assert "**not judged**, this run has no tuned MirrorMaker" in line
+
+
+def test_latency_runs_begin_with_an_unmeasured_warm_up(monkeypatch, tmp_path):
+    """The first measured run must not meet brokers still warming up: one run before, discarded."""
+    from argparse import Namespace
+
+    from mirrorbench import cli
+    from mirrorbench.runs import LatencyRun
+
+    from types import SimpleNamespace
+
+    calls = []
+
+    def latency(lab, runtime, tool, rate, rnd, workdir, seconds, value_size, parallelism):
+        calls.append((tool.name, rate, rnd, seconds))
+        return LatencyRun(tool.name, rnd, rate, 100, 100, [5] * 100)
+
+    monkeypatch.setattr(cli, "latency", latency)
+    monkeypatch.setattr(cli, "log", lambda text: None)
+    args = Namespace(latency_rates="1000,10000", rounds=1, latency_seconds=30.0, latency_parallelism=1,
+                     latency_value_size=100)
+    results = {"throughput": [{"workload": "w", "value_size": 100, "parallelism": 1, "tool": "a", "complete": True,
+                               "records_per_s": 2000.0}], "latency": []}
+    monkeypatch.setattr(cli.report, "latency_rate", lambda throughput: 1000.0)
+    cli.latencies(args, None, None, [SimpleNamespace(name="a"), SimpleNamespace(name="b")], tmp_path, results)
+    assert calls[0] == ("a", 1000.0, 0, cli.WARMUP_RUN_S)  # first, at the first rate, round 0
+    assert [c[:3] for c in calls[1:]] == [("a", 1000.0, 1), ("b", 1000.0, 1), ("a", 10000.0, 1), ("b", 10000.0, 1)]
+    assert [(r["tool"], r["round"]) for r in results["latency"]] == [("a", 1), ("b", 1), ("a", 1), ("b", 1)]
