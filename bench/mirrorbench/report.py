@@ -205,11 +205,15 @@ def markdown(results: dict, chart: str) -> str:
                 f"{setup['value_size']:,}-byte records produced on the primary at a steady rate by a separate process "
                 "for 35 s per run, the first 5 s left out; latency is the record's timestamp (set by the producer) to "
                 f"its arrival at a consumer of the secondary. Parallelism {setup['parallelism']}; the tool is running "
-                "and mirroring before the stream "
-                "starts. Percentiles of all rounds' records pooled, and the range of each round's p99. The first rate "
-                "is the goal's (half the slowest tool's median rate above); at that rate the primary also takes the "
-                "stream's writes on the same cores, and a tool that cannot keep up shows queueing that grows through "
-                "the run. The lower rate shows each tool below saturation."]
+                "and mirroring before the stream starts" +
+                (", and an unmeasured run came first (brokers warmed up). " if "latency_setup" in results else ". ") +
+                "Percentiles of all rounds' records pooled, and the range of each round's p99."]
+        half = results.get("latency_half_rate")
+        if half and f"{half:.0f}" in results["latency_pooled"]:
+            out[-1] += (f" {half:,.0f} records/s is the goal's rate (half the slowest tool's median rate above); at "
+                        "that rate the primary also takes the stream's writes on the same cores, and a tool that "
+                        "cannot keep up shows queueing that grows through the run. A lower rate shows each tool below "
+                        "saturation.")
         for rate_key, pooled in results["latency_pooled"].items():
             out += ["", f"At {float(rate_key):,.0f} records/s:", "",
                     "| tool | p50 ms | p99 ms | p999 ms | p99 per round ms | records | p99 kafka-mirror / tool |",

@@ -327,3 +327,12 @@ def test_latency_runs_begin_with_an_unmeasured_warm_up(monkeypatch, tmp_path):
     assert calls[0] == ("a", 1000.0, 0, cli.WARMUP_RUN_S)  # first, at the first rate, round 0
     assert [c[:3] for c in calls[1:]] == [("a", 1000.0, 1), ("b", 1000.0, 1), ("a", 10000.0, 1), ("b", 10000.0, 1)]
     assert [(r["tool"], r["round"]) for r in results["latency"]] == [("a", 1), ("b", 1), ("a", 1), ("b", 1)]
+
+
+def test_the_latency_section_names_the_goals_rate_and_the_warm_up_only_where_they_were():
+    md = report.markdown(RESULTS, "results/x.png")
+    assert "30 records/s is the goal's rate" in md and "an unmeasured run came first" not in md
+    explicit = {**RESULTS, "latency_setup": {"parallelism": 4, "value_size": 1024}, "latency_half_rate": 5.0}
+    md = report.markdown(explicit, "results/x.png")
+    assert "is the goal's rate" not in md  # rates given on the command line: none of them the goal's
+    assert "an unmeasured run came first" in md and "1,024-byte records" in md and "Parallelism 4" in md
