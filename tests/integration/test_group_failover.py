@@ -64,8 +64,10 @@ def group_state(bootstrap: str, group: str) -> tuple[str, int]:
     return described.state.name, len(described.members or [])
 
 
-def wait_empty(bootstrap: str, group: str, timeout: float = 30) -> None:
-    """Until the group has no members (a closed consumer leaves at once; a crashed one after session.timeout.ms)."""
+def wait_empty(bootstrap: str, group: str, timeout: float = 60) -> None:
+    """Until the group has no members (a closed consumer leaves at once; a crashed one after session.timeout.ms). The
+    bound outlasts librdkafka's session.timeout.ms (45 s): CI once saw a closed member's leave not arrive, and the
+    group stayed STABLE with it for the 30 s this waited then."""
     deadline = time.monotonic() + timeout
     while (state := group_state(bootstrap, group)) != ("EMPTY", 0):
         assert time.monotonic() < deadline, f"group {group} still {state} after {timeout}s"
