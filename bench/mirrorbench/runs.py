@@ -168,6 +168,16 @@ def _steady_producer(bootstrap: str, topic: str, rate: float, seconds: float, va
     done.put(sent)
 
 
+def _metrics(tool, port: int) -> breakdown.Reading | None:
+    """The tool's /metrics now; None when they cannot be read (the account is a side product: the run keeps its
+    latencies)."""
+    try:
+        return breakdown.read(port)
+    except (OSError, ValueError) as exc:
+        print(f"{tool.name}'s /metrics not read ({exc}): no breakdown for this run", flush=True)
+        return None
+
+
 def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdir: Path, seconds: float = 30.0,
             warmup: float = 5.0, value_size: int = 100, partitions: int = 8, parallelism: int = 1) -> LatencyRun:
     """Records produced on the primary at `rate`; each one's age when the secondary's consumer gets it.
@@ -184,8 +194,8 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
     launch = tool.launch(Job(workdir, topic, parallelism, run_id, lab.primary, lab.secondary, metrics_port=port),
                          runtime)
     consumer = Consumer({"bootstrap.servers": lab.secondary, "group.id": "bench-latency", "enable.auto.commit": False})
-    spent = first_reading = None
     consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
+    spent = first_reading = None
     running = Running(launch.argv, launch.env, workdir)
     latencies: list[int] = []
     received = 0
@@ -212,11 +222,9 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
             batch = consumer.consume(10000, 0.005)  # consume() waits out its timeout unless the batch fills
             now_ms = time.time() * 1000
             if port and first_reading is None and now_ms >= measure_from:
-                try:  # the window of the breakdown opens with the measured records
-                    first_reading = breakdown.read(port)
-                except (OSError, ValueError) as exc:
-                    print(f"{tool.name}'s /metrics not read ({exc}): no breakdown for this run", flush=True)
-                    port = 0
+                # the window of the breakdown opens with the measured records
+                first_reading = _metrics(tool, port)
+                port = port if first_reading is not None else 0
             for m in batch:
                 if m.error() is not None:
                     if m.error().code() != KafkaError._PARTITION_EOF:
@@ -237,11 +245,9 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
         if stray < 0:
             raise BenchError(f"{tool.name} delivered {received - probes:,} of {produced:,} records in time; logs in "
                              f"{workdir}:\n{running.tail()}")
-        if first_reading is not None:
-            try:
-                spent = breakdown.summarize(breakdown.window(first_reading, breakdown.read(port)))
-            except (OSError, ValueError) as exc:  # the account is a side product: the run keeps its latencies
-                print(f"{tool.name}'s /metrics not read at the end ({exc}): no breakdown for this run", flush=True)
+        last_reading = _metrics(tool, port) if first_reading is not None else None
+        if last_reading is not None:
+            spent = breakdown.summarize(breakdown.window(first_reading, last_reading))
     finally:
         running.stop()
         consumer.close()
