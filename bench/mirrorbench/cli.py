@@ -80,10 +80,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+def _earlier(out: Path, flag: str) -> dict:
+    """The runs an earlier measurement left in `out`, which `flag` builds on."""
+    path = out / "results.json"
+    if not path.is_file():
+        raise BenchError(f"{flag} builds on the runs in {path}, and there is none: measure without {flag} first, "
+                         f"or name the directory that holds them with --out")
+    return json.loads(path.read_text())
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> None:
     if args.report_only:
         out = args.out or HERE / "results"
-        report.write(json.loads((out / "results.json").read_text()), out, _results_md(args, out))
+        report.write(_earlier(out, "--report-only"), out, _results_md(args, out))
         log(f"wrote {_results_md(args, out)} from {out / 'results.json'}")
         return
     lab = clusters.lab()
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     started = time.monotonic()
     command = "python -m mirrorbench " + shlex.join(argv)
     if args.only:
-        results = json.loads((out / "results.json").read_text())
+        results = _earlier(out, "--only")
         results["commands"] = [*results.get("commands", [results.pop("command", None)]), command]
         if args.only == "ceiling":
             results["ceiling"] = [c.to_json() for rnd in range(1, args.rounds + 1) for w in workloads

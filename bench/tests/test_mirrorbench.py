@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mirrorbench import report
+from mirrorbench import cli, report
 from mirrorbench.procstat import TreeSampler, descendants, parse_stat
 from mirrorbench.stats import Sample, Spread, mirror_window, percentile
 from mirrorbench.workloads import FULL, Workload, identity, key_of, record
@@ -336,3 +336,14 @@ def test_the_latency_section_names_the_goals_rate_and_the_warm_up_only_where_the
     md = report.markdown(explicit, "results/x.png")
     assert "is the goal's rate" not in md  # rates given on the command line: none of them the goal's
     assert "an unmeasured run came first" in md and "1,024-byte records" in md and "Parallelism 4" in md
+
+
+def test_a_part_measured_again_without_the_earlier_runs_says_so_without_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--report-only", "--out", str(tmp_path)])
+    assert stop.value.code == 1
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert f"--report-only builds on the runs in {tmp_path / 'results.json'}, and there is none" in text
+    assert "Traceback" not in text
+    assert not (tmp_path / "RESULTS.md").exists()
