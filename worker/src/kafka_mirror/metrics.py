@@ -52,8 +52,12 @@ class StreamMetrics:
         self.handover = Histogram("kafka_mirror_handover_seconds",
                                   "Time a loop pass takes to hand its batch to the producer", buckets=HANDOVER_BUCKETS)
         self.checkpoint = Histogram("kafka_mirror_checkpoint_seconds",
-                                    "Time the loop stands still for a checkpoint (flush, commit, group offsets)",
+                                    "Time the loop stands still for a checkpoint (flush; the commit only after a "
+                                    "failed record; group offsets)",
                                     buckets=LATENCY_BUCKETS)
+        self.refresh = Histogram("kafka_mirror_refresh_seconds",
+                                 "Time the loop stands still for a periodic topic refresh (both clusters' metadata, "
+                                 "the target topics made or grown)", buckets=LATENCY_BUCKETS)
         self.lag = Gauge("kafka_mirror_consumer_lag", "Source records not yet consumed", ["topic", "partition"],
                          multiprocess_mode="livesum")
         self.send_errors = Counter("kafka_mirror_send_errors", "Records the target did not accept", ["topic", "reason"])

@@ -1,7 +1,9 @@
 """One stream: consume a batch from the source, hand it to the target producer, commit what the target acknowledged.
 
 No loss: every commit (checkpoint, revoke, stop) goes through _settle(): flush, take the delivery reports, and let
-the OffsetTracker decide; it never commits past an unacknowledged or failed record. A failed record is never
+the OffsetTracker decide; it never commits past an unacknowledged or failed record. The periodic checkpoint sends its
+commit without waiting for it (what it commits is acknowledged already, so its fate only decides how much a crash
+mirrors again); revoke and stop wait, as the next owner starts from what they commit. A failed record is never
 skipped: the stream stops (abort.on.send.failure=true) or its partitions are rewound to their last commit and
 retried after a pause. No reordering: the moment a failure is reported, nothing more is handed over and the producer
 is cut (_cut: what it holds is purged), because a later record of the partition landing while the failed one waits
@@ -152,6 +154,7 @@ class Stream:
         self.source_id = ""  # exactly-once: the source cluster's id, in the positions' keys and transactional ids
         self.source_behind: dict[tuple[str, int], int] = {}  # exactly-once: source commits behind stored positions
         self.map_refused: str | None = None  # exactly-once: why the target refused a map record of the transaction
+        self.commit_refused: str | None = None  # the source group denies the mirror's commits: checkpoint() stops
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -170,7 +173,9 @@ class Stream:
                     self.metrics.checkpoint.observe(time.monotonic() - now)
                     next_commit = now + self.config.commit_interval_s
                 if now >= next_refresh and not self.stop:
+                    started = time.monotonic()
                     self.refresh(periodic=True)
+                    self.metrics.refresh.observe(time.monotonic() - started)
                     next_refresh = now + self.config.refresh_interval_s
             self.checkpoint()
             return 0
@@ -203,6 +208,7 @@ class Stream:
             self.config = replace(self.config, consumer={**self.config.consumer, "group.instance.id": member})
             log.info("stream %d: static member %s", self.index, member)
         self.consumer = Consumer({**self.config.consumer, "error_cb": self._client_error, "logger": rdkafka_log,
+                                  "on_commit": self._commit_done,
                                   "stats_cb": self._stats, "statistics.interval.ms": STATS_INTERVAL_MS,
                                   "topic.metadata.refresh.interval.ms": int(self.config.refresh_interval_s * 1000)})
         self.sync = TopicSync(self.source_admin, AdminClient({**self.config.admin("target"), "logger": rdkafka_log}),
@@ -471,10 +477,14 @@ class Stream:
 
     def checkpoint(self) -> None:
         """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
+        if self.commit_refused is not None:  # an earlier checkpoint's commit, refused
+            raise MirrorError(self.commit_refused)
         offsets, left = self._settle() if self.broken is None else ({}, 0)
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
-        committed = self._commit(offsets)
+        # Not waited for: the loop goes on while the group stores it, and _commit_done takes the outcome. With a
+        # failed record it is, as the rewind below starts from the commit.
+        committed = self._commit(offsets, wait=bool(self.tracker.failures))
         if self.send_failure is not None:  # exactly-once: a transaction with a failed record was aborted
             raise SendFailure(self.send_failure)
         if left:
@@ -485,7 +495,7 @@ class Stream:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
             self._retry_later(self.tracker.rewind())
-        elif committed:
+        elif committed:  # nothing to commit (a commit sent is marked when it is stored)
             self.beat.last_commit = time.time()
         if self.group_offsets is not None and self.map_writer is not None and \
                 time.monotonic() >= self.next_group_sync:
@@ -556,36 +566,56 @@ class Stream:
             log.error("stream %d: offset map: %s; the map stops here for this stream", self.index, exc, exc_info=True)
             self.offset_map = None
 
-    def _commit(self, offsets: dict[tuple[str, int], int]) -> bool:
-        """Commit; True when done (or nothing to do). With exactly-once, the transaction (the positions in it)."""
+    def _commit(self, offsets: dict[tuple[str, int], int], wait: bool = True) -> bool:
+        """Commit; True when done, or nothing to do. `wait` False: sent, its outcome taken by _commit_done (False).
+        With exactly-once, the transaction (the positions in it), always waited for."""
         if self.config.exactly_once:
             return self._commit_transaction(offsets)
         if not offsets:
             return True
-        if not self._commit_source(offsets):
+        if not self._commit_source(offsets, wait):
             return False
         self.tracker.committed_ok(offsets)
         self.metrics.commits.inc()
         return True
 
-    def _commit_source(self, offsets: dict[tuple[str, int], int]) -> bool:
-        """The source group's commit. One the group refuses for now (rebalance, coordinator moving) is retried at the
-        next checkpoint; a fenced or fatally failed consumer stops the stream."""
+    def _commit_source(self, offsets: dict[tuple[str, int], int], wait: bool = True) -> bool:
+        """The source group's commit: True when stored; `wait` False: sent, and _commit_done takes its outcome."""
         try:
             self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                 asynchronous=False)
+                                 asynchronous=not wait)
         except KafkaException as exc:
-            err = exc.args[0]
-            if err.fatal() or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID):
-                self._fatal(err)
-            elif err.code() in COMMIT_DENIED:
-                raise MirrorError(f"the source cluster refuses the mirror's commits ({err.str()}): grant its "
-                                  f"principal READ on group {self.config.consumer.get('group.id')} and its topics")
-            else:  # also when only some partitions failed: librdkafka raises the last partition error
-                log.warning("stream %d: commit deferred (%s); acknowledged progress is committed at the next "
-                            "checkpoint, at worst mirrored again", self.index, err.str())
+            self._commit_failed(exc.args[0])
+            if self.commit_refused is not None:
+                raise MirrorError(self.commit_refused) from None
             return False
-        return True
+        return wait
+
+    def _commit_done(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """A commit sent without waiting, as the group answered it (librdkafka's offset_commit_cb, inside consume()).
+        The partitions it stored are committed for the tracker; a later rewind goes back no further than them."""
+        stored = {(tp.topic, tp.partition): tp.offset for tp in partitions
+                  if tp.error is None and (tp.topic, tp.partition) in self.assigned}  # else given up since
+        self.tracker.committed_ok(stored)
+        if err is not None:
+            self._commit_failed(err)
+            return
+        self.metrics.commits.inc()
+        if not self.tracker.failures:  # as the checkpoint that sent it would have marked it
+            self.beat.last_commit = time.time()
+
+    def _commit_failed(self, err: KafkaError) -> None:
+        """A commit the source group refused. For now (a rebalance, the coordinator moving): the next checkpoint
+        commits again. A fenced or fatally failed consumer stops the stream, and so does a denied one."""
+        if err.fatal() or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID):
+            self._fatal(err)
+        elif err.code() in COMMIT_DENIED:
+            self.commit_refused = (f"the source cluster refuses the mirror's commits ({err.str()}): grant its "
+                                   f"principal READ on group {self.config.consumer.get('group.id')} and its topics")
+            self.stop = True
+        else:  # also when only some partitions failed: librdkafka names the last partition error
+            log.warning("stream %d: commit deferred (%s); acknowledged progress is committed at the next checkpoint, "
+                        "at worst mirrored again", self.index, err.str())
 
     # --- exactly-once: transactions ---------------------------------------------------------------------------
 
