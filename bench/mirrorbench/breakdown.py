@@ -3,8 +3,8 @@
 Each latency sample of the stream (once per loop pass: the newest record counted as acknowledged) is split at the
 moment its record's fetch returned: the fetched age (the steady producer's linger, the source broker, the fetch, and
 any time the record waited for the loop) and what came after (the hand-over, kafka-mirror's producer and the target
-broker). The two parts of one record add up to its latency. Besides: each pass's hand-over, and each checkpoint's
-pause (the loop stands still: what arrives meanwhile waits). The histograms count from the worker's start, so the
+broker). The two parts of one record add up to its latency. Besides: each pass's hand-over, and each checkpoint's and
+periodic topic refresh's pause (the loop stands still: what arrives meanwhile waits). The histograms count from the worker's start, so the
 window is the difference of two readings: when the measured records begin, and at the end.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 HISTOGRAMS = {"fetched_age": "kafka_mirror_fetched_age_seconds", "after_fetch": "kafka_mirror_after_fetch_seconds",
               "replication": "kafka_mirror_replication_latency_seconds", "handover": "kafka_mirror_handover_seconds",
-              "checkpoint": "kafka_mirror_checkpoint_seconds"}
+              "checkpoint": "kafka_mirror_checkpoint_seconds", "refresh": "kafka_mirror_refresh_seconds"}
 Reading = dict[str, dict]  # histogram key -> {"count", "sum", "buckets": {upper bound s: cumulative count}}
 
 

@@ -37,7 +37,8 @@ BREAKDOWN = (("fetched_age", "fetched age: record timestamp to the return of its
              ("after_fetch", "after the fetch: to the target's acknowledgement (hand-over, producer, target broker)"),
              ("replication", "replication latency: the two above, record by record"),
              ("handover", "hand-over of one pass's batch to the producer"),
-             ("checkpoint", "checkpoint: the loop standing still (flush, commit)"))
+             ("checkpoint", "checkpoint: the loop standing still (flush, and any commit it waits for)"),
+             ("refresh", "topic refresh: the loop standing still (both clusters' metadata)"))
 
 
 def breakdown_rows(spent: list[dict | None]) -> list[str]:

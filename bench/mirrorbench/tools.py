@@ -88,15 +88,18 @@ class Tool:
 
 
 class KafkaMirror(Tool):
-    """`consumer_extra`: lines appended to consumer.properties, for an A/B of one setting; `exactly_once`: the mode of
-    that name, with the static instance id it needs (unique per run); `offset_map`: the offset map on."""
+    """`consumer_extra`, `producer_extra`: lines appended to consumer.properties, producer.properties, and `args` to
+    the command line, for an A/B of one setting; `exactly_once`: the mode of that name, with the static instance id
+    it needs (unique per run); `offset_map`: the offset map on."""
 
     breakdown = True
 
     def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False,
-                 offset_map: bool = False) -> None:
+                 offset_map: bool = False, producer_extra: str = "", args: tuple[str, ...] = ()) -> None:
         self.name = name
         self.consumer_extra = consumer_extra
+        self.producer_extra = producer_extra
+        self.args = args
         self.exactly_once = exactly_once
         self.offset_map = offset_map
 
@@ -104,6 +107,8 @@ class KafkaMirror(Tool):
         consumer, producer = _client_files(job)
         if self.consumer_extra:
             consumer.write_text(consumer.read_text() + self.consumer_extra)
+        if self.producer_extra:
+            producer.write_text(producer.read_text() + self.producer_extra)
         exe = shutil.which("kafka-mirror", path=str(Path(sys.executable).parent)) or "kafka-mirror"
         instance_id = job.instance_id or (f"bench-{job.run_id}" if self.exactly_once else None)
         static = ["--instance.id", instance_id] if instance_id else []
@@ -114,7 +119,7 @@ class KafkaMirror(Tool):
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
                        "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port",
                        str(job.metrics_port),
-                       *static], {"STATE_DIRECTORY": str(job.workdir)})
+                       *static, *self.args], {"STATE_DIRECTORY": str(job.workdir)})
 
 
 # The tuned peers' client settings (issue 13, item 1), from Confluent's "Optimize Confluent Cloud Clients for
@@ -232,6 +237,11 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          "kafka-mirror-backoff1000": KafkaMirror("kafka-mirror, fetch.queue.backoff.ms=1000",
                                                  "fetch.queue.backoff.ms=1000\n"),
          # transactions on the target with the positions in them (issue 11): its throughput cost
+         # the producer's linger before librdkafka's default (5 ms) was kept (issue 13, item 2)
+         "kafka-mirror-linger20": KafkaMirror("kafka-mirror, linger.ms=20", producer_extra="linger.ms=20\n"),
+         # MirrorMaker 1's commit interval: a checkpoint's pause every 60 s instead of 5
+         "kafka-mirror-commit60": KafkaMirror("kafka-mirror, offset.commit.interval.ms=60000",
+                                              args=("--offset.commit.interval.ms", "60000")),
          "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True),
          # the offset map (issue 11, item 1): its cost, alone and inside the transactions
          "kafka-mirror-map": KafkaMirror("kafka-mirror --offset-map", offset_map=True),

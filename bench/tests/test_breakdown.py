@@ -39,7 +39,7 @@ def test_the_worker_registers_every_histogram_the_breakdown_reads(tmp_path):
 from kafka_mirror import metrics
 metrics.prepare_dir(__import__("pathlib").Path(__import__("sys").argv[1]))
 m = metrics.StreamMetrics()
-for h in (m.fetched_age, m.after_fetch, m.handover, m.latency, m.checkpoint):
+for h in (m.fetched_age, m.after_fetch, m.handover, m.latency, m.checkpoint, m.refresh):
     h.observe(0.02)
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
