@@ -96,6 +96,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
         log(f"wrote {_results_md(args, out)} from {out / 'results.json'}")
         return
     lab = clusters.lab()
+    out = args.out or (lab.home / "bench" / "quick" if args.quick else HERE / "results")
+    earlier = _earlier(out, "--only") if args.only else None  # before the lab is asked anything
     clusters.reachable(lab.primary)
     clusters.reachable(lab.secondary)
     runtime = locate()
@@ -107,13 +109,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
                              f"{lab.home}-secure kafka-lab up --secure, then the network step with -i inventory/lab-secure")
         tools = [variant for t in tools for variant in (t, OverSaslSsl(t, lab.secure))]
     parallelisms = [int(p) for p in args.parallelism.split(",")]
-    out = args.out or (lab.home / "bench" / "quick" if args.quick else HERE / "results")
     out.mkdir(parents=True, exist_ok=True)
     work = lab.home / "bench" / "runs" / datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     started = time.monotonic()
     command = "python -m mirrorbench " + shlex.join(argv)
-    if args.only:
-        results = _earlier(out, "--only")
+    if earlier is not None:
+        results = earlier
         results["commands"] = [*results.get("commands", [results.pop("command", None)]), command]
         if args.only == "ceiling":
             results["ceiling"] = [c.to_json() for rnd in range(1, args.rounds + 1) for w in workloads

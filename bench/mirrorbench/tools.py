@@ -236,12 +236,12 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          # librdkafka's own default, which kafka-mirror overrode after profiling (bench/README.md)
          "kafka-mirror-backoff1000": KafkaMirror("kafka-mirror, fetch.queue.backoff.ms=1000",
                                                  "fetch.queue.backoff.ms=1000\n"),
-         # transactions on the target with the positions in them (issue 11): its throughput cost
          # the producer's linger before librdkafka's default (5 ms) was kept (issue 13, item 2)
          "kafka-mirror-linger20": KafkaMirror("kafka-mirror, linger.ms=20", producer_extra="linger.ms=20\n"),
          # MirrorMaker 1's commit interval: a checkpoint's pause every 60 s instead of 5
          "kafka-mirror-commit60": KafkaMirror("kafka-mirror, offset.commit.interval.ms=60000",
                                               args=("--offset.commit.interval.ms", "60000")),
+         # transactions on the target with the positions in them (issue 11): its throughput cost
          "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True),
          # the offset map (issue 11, item 1): its cost, alone and inside the transactions
          "kafka-mirror-map": KafkaMirror("kafka-mirror --offset-map", offset_map=True),

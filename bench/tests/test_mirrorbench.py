@@ -347,3 +347,18 @@ def test_a_part_measured_again_without_the_earlier_runs_says_so_without_a_traceb
     assert f"--report-only builds on the runs in {tmp_path / 'results.json'}, and there is none" in text
     assert "Traceback" not in text
     assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_measuring_one_part_again_without_the_earlier_runs_fails_before_asking_the_lab(tmp_path, capsys,
+                                                                                        monkeypatch):
+    from mirrorbench import clusters
+
+    asked = []
+    monkeypatch.setattr(clusters, "lab", lambda: SimpleNamespace(home=tmp_path))
+    monkeypatch.setattr(clusters, "reachable", lambda bootstrap: asked.append(bootstrap))
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--only", "latency", "--out", str(tmp_path / "none")])
+    assert stop.value.code == 1 and asked == []
+    assert f"--only builds on the runs in {tmp_path / 'none' / 'results.json'}, and there is none" in \
+        capsys.readouterr().out
+    assert not (tmp_path / "none").exists()
