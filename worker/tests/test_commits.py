@@ -123,7 +123,10 @@ class Consumer:
     def seek(self, tp: TopicPartition) -> None:
         self.seeks[(tp.topic, tp.partition)] = tp.offset
 
-    def close(self) -> None:  # librdkafka revokes what is still assigned
+    def close(self) -> None:  # librdkafka serves the commits' answers it waits for, and revokes what is still assigned
+        answers, self.answers = self.answers, []
+        for err, partitions in answers:
+            self.on_commit(err, partitions)
         if self.assigned:
             self.on_revoke(self, self.assigned)
 
@@ -572,11 +575,40 @@ def test_an_answer_for_a_partition_given_up_since_its_commit_is_not_taken(tmp_pa
 def test_a_checkpoint_with_a_failed_record_waits_for_its_commit_so_the_rewind_starts_there(tmp_path):
     s = stream(tmp_path, abort=False)
     mirror(s, records("a", 0, range(0, 10)))
-    s.producer.fail["b"] = KafkaError(KafkaError._MSG_TIMED_OUT)
-    mirror(s, records("b", 0, range(0, 10)))
     s.checkpoint()
-    assert s.consumer.answers == [] and s.tracker.committed == {("a", 0): 10}
-    assert s.consumer.seeks == {("b", 0): 0}
+    s._pass()  # its answer: committed at 10
+    mirror(s, records("a", 0, range(10, 15)))
+    s.producer.flush()  # acknowledged, not committed yet
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(15, 20), size=70_000))  # large: their reports name their offsets
+    s.checkpoint()  # commits up to the first failed record, 15, and waits: the rewind starts there
+    assert s.consumer.answers == [] and s.consumer.commits[-1] == {("a", 0): 15}
+    assert s.consumer.seeks == {("a", 0): 15}  # not 10: what was acknowledged is not mirrored twice
+
+
+def test_the_stop_waits_for_its_commit_once_and_a_denied_one_is_not_a_clean_stop(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.stop = True  # SIGTERM
+    s.checkpoint()
+    s._close()
+    assert s.consumer.commits == [{("a", 0): 10}]  # the final checkpoint's, waited for; close had nothing left
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.stop = True
+    s.consumer.commit_errors = [KafkaError.GROUP_AUTHORIZATION_FAILED]
+    with pytest.raises(MirrorError, match="grant its principal READ"):
+        s.checkpoint()
+
+
+def test_answers_served_while_closing_come_after_the_final_commit_and_change_nothing(tmp_path):
+    s = stream(tmp_path)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.consumer.commit_errors = [KafkaError.FENCED_INSTANCE_ID]
+    s.checkpoint()  # its answer is still due when the stream closes
+    s._close()  # commits, waiting; then the consumer's close serves the earlier answer
+    assert s.consumer.commits == [{("a", 0): 10}] and s.consumer.answers == []
+    assert s.broken is None and s.commit_refused is None
 
 
 @pytest.mark.parametrize("waited", [False, True])

@@ -52,8 +52,8 @@ class StreamMetrics:
         self.handover = Histogram("kafka_mirror_handover_seconds",
                                   "Time a loop pass takes to hand its batch to the producer", buckets=HANDOVER_BUCKETS)
         self.checkpoint = Histogram("kafka_mirror_checkpoint_seconds",
-                                    "Time the loop stands still for a checkpoint (flush; the commit only after a "
-                                    "failed record; group offsets)",
+                                    "Time the loop stands still for a checkpoint (flush; the commit when it waits "
+                                    "for it: exactly-once, or after a failed record; group offsets)",
                                     buckets=LATENCY_BUCKETS)
         self.refresh = Histogram("kafka_mirror_refresh_seconds",
                                  "Time the loop stands still for a periodic topic refresh (both clusters' metadata, "

@@ -483,8 +483,9 @@ class Stream:
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
         # Not waited for: the loop goes on while the group stores it, and _commit_done takes the outcome. With a
-        # failed record it is, as the rewind below starts from the commit.
-        committed = self._commit(offsets, wait=bool(self.tracker.failures))
+        # failed record it is, as the rewind below starts from the commit; at the stop too, where its answer decides
+        # the exit (a denied commit is not a clean stop) and the final commit in _close finds nothing left to do.
+        committed = self._commit(offsets, wait=bool(self.tracker.failures) or self.stop)
         if self.send_failure is not None:  # exactly-once: a transaction with a failed record was aborted
             raise SendFailure(self.send_failure)
         if left:
@@ -593,7 +594,13 @@ class Stream:
 
     def _commit_done(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """A commit sent without waiting, as the group answered it (librdkafka's offset_commit_cb, inside consume()).
-        The partitions it stored are committed for the tracker; a later rewind goes back no further than them."""
+        The partitions it stored are committed for the tracker; a later rewind goes back no further than them.
+        Answers served while the consumer closes (it waits for them) come after the final commit: nothing is left to
+        act on, so they are only logged."""
+        if self.beat.state == "stopping":
+            if err is not None:
+                log.info("stream %d: an earlier commit answered while closing: %s", self.index, err.str())
+            return
         stored = {(tp.topic, tp.partition): tp.offset for tp in partitions
                   if tp.error is None and (tp.topic, tp.partition) in self.assigned}  # else given up since
         self.tracker.committed_ok(stored)
