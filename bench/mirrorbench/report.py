@@ -219,9 +219,7 @@ def markdown(results: dict, chart: str) -> str:
             out += ["", f"At {float(rate_key):,.0f} records/s:", "",
                     "| tool | p50 ms | p99 ms | p999 ms | p99 per round ms | records | p99 kafka-mirror / tool |",
                     "|---|---|---|---|---|---|---|"]
-            for tool in ORDER:
-                if tool not in pooled:
-                    continue
+            for tool in tool_order(pooled):  # an A/B variant too: what it was run for is this table
                 per_round = [r["p99"] for r in results["latency"]
                              if r["tool"] == tool and f"{r['rate']:.0f}" == rate_key]
                 p = pooled[tool]

@@ -238,6 +238,9 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
                                                  "fetch.queue.backoff.ms=1000\n"),
          # the producer's linger before librdkafka's default (5 ms) was kept (issue 13, item 2)
          "kafka-mirror-linger20": KafkaMirror("kafka-mirror, linger.ms=20", producer_extra="linger.ms=20\n"),
+         # TCP_NODELAY on every broker socket, as Kafka's Java clients set it (librdkafka leaves Nagle on)
+         "kafka-mirror-nodelay": KafkaMirror("kafka-mirror, socket.nagle.disable=true", "socket.nagle.disable=true\n",
+                                             producer_extra="socket.nagle.disable=true\n"),
          # MirrorMaker 1's commit interval: a checkpoint's pause every 60 s instead of 5
          "kafka-mirror-commit60": KafkaMirror("kafka-mirror, offset.commit.interval.ms=60000",
                                               args=("--offset.commit.interval.ms", "60000")),

@@ -362,3 +362,14 @@ def test_measuring_one_part_again_without_the_earlier_runs_fails_before_asking_t
     assert f"--only builds on the runs in {tmp_path / 'none' / 'results.json'}, and there is none" in \
         capsys.readouterr().out
     assert not (tmp_path / "none").exists()
+
+
+def test_a_variant_run_for_an_a_b_gets_its_latency_row_after_the_tools():
+    variant = "kafka-mirror, linger.ms=20"
+    results = {**RESULTS, "latency": [*RESULTS["latency"], {"tool": variant, "rate": 30.0, "p99": 250}],
+               "latency_pooled": {"30": {**RESULTS["latency_pooled"]["30"],
+                                         variant: {"p50": 35, "p99": 250, "p999": 350, "samples": 10}}}}
+    md = report.markdown(results, "results/x.png")
+    rows = [line for line in md.splitlines() if line.startswith(f"| {variant} | 35 | 250 | 350 |")]
+    assert len(rows) == 1 and rows[0].endswith("| 1.20x |")  # kafka-mirror's p99 300 against 250
+    assert md.index(f"| {report.MM2} | 150 |") < md.index(rows[0])
