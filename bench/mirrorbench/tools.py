@@ -241,6 +241,11 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          # TCP_NODELAY on every broker socket, as Kafka's Java clients set it (librdkafka leaves Nagle on)
          "kafka-mirror-nodelay": KafkaMirror("kafka-mirror, socket.nagle.disable=true", "socket.nagle.disable=true\n",
                                              producer_extra="socket.nagle.disable=true\n"),
+         # the source consumer as Kafka's Java client sets it by default (librdkafka reads read_committed), and with a
+         # short fetch wait: the fetched age at 1,000 records/s (issue 13, item 2)
+         "kafka-mirror-uncommitted": KafkaMirror("kafka-mirror, isolation.level=read_uncommitted",
+                                                 "isolation.level=read_uncommitted\n"),
+         "kafka-mirror-fetchwait10": KafkaMirror("kafka-mirror, fetch.wait.max.ms=10", "fetch.wait.max.ms=10\n"),
          # MirrorMaker 1's commit interval: a checkpoint's pause every 60 s instead of 5
          "kafka-mirror-commit60": KafkaMirror("kafka-mirror, offset.commit.interval.ms=60000",
                                               args=("--offset.commit.interval.ms", "60000")),

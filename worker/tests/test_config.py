@@ -39,6 +39,7 @@ def test_zookeeper_only_consumer_explains_brokers_and_cluster_info():
 
 @pytest.mark.parametrize("key, value, expected", [
     ("max.request.size", "2000000", {"message.max.bytes": "2000000"}),
+    ("fetch.max.wait.ms", "100", {"fetch.wait.max.ms": "100"}),
     ("ssl.truststore.location", "/etc/ca.pem", {"ssl.ca.location": "/etc/ca.pem"}),
     ("acks", "-1", {"acks": "all"}),
     ("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor", {

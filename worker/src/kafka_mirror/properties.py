@@ -14,6 +14,7 @@ from kafka_mirror.jaas import JaasError, login_options
 # Java name -> librdkafka name, where they differ.
 RENAMED = {
     "max.request.size": "message.max.bytes",
+    "fetch.max.wait.ms": "fetch.wait.max.ms",  # in the tuning guides' consumer settings; librdkafka refused it
     "receive.buffer.bytes": "socket.receive.buffer.bytes",
     "send.buffer.bytes": "socket.send.buffer.bytes",
     "ssl.endpoint.identification.algorithm": "ssl.endpoint.identification.algorithm",
