@@ -86,7 +86,11 @@ def _earlier(out: Path, flag: str) -> dict:
     if not path.is_file():
         raise BenchError(f"{flag} builds on the runs in {path}, and there is none: measure without {flag} first, "
                          f"or name the directory that holds them with --out")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise BenchError(f"{flag} builds on the runs in {path}, which is not a results file ({exc}): measure without "
+                         f"{flag} again") from None
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> None:

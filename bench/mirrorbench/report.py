@@ -97,7 +97,7 @@ def _fmt(s: Spread, digits: int = 0) -> str:
 
 
 def tool_order(names) -> list[str]:
-    """The three tools first, then any variant (an A/B of one setting) in name order."""
+    """The five tools first, then any variant (an A/B of one setting) in name order."""
     return [t for t in ORDER if t in names] + sorted(set(names) - set(ORDER))
 
 

@@ -246,9 +246,6 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          "kafka-mirror-uncommitted": KafkaMirror("kafka-mirror, isolation.level=read_uncommitted",
                                                  "isolation.level=read_uncommitted\n"),
          "kafka-mirror-fetchwait10": KafkaMirror("kafka-mirror, fetch.wait.max.ms=10", "fetch.wait.max.ms=10\n"),
-         # MirrorMaker 1's commit interval: a checkpoint's pause every 60 s instead of 5
-         "kafka-mirror-commit60": KafkaMirror("kafka-mirror, offset.commit.interval.ms=60000",
-                                              args=("--offset.commit.interval.ms", "60000")),
          # transactions on the target with the positions in them (issue 11): its throughput cost
          "kafka-mirror-eos": KafkaMirror("kafka-mirror --exactly-once", exactly_once=True),
          # the offset map (issue 11, item 1): its cost, alone and inside the transactions

@@ -78,3 +78,9 @@ def test_latency_setups_that_cannot_run_are_refused_before_anything_runs(capsys,
     with pytest.raises(SystemExit) as exit_:
         main([flag])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_report_has_a_row_for_every_histogram_the_breakdown_reads():
+    from mirrorbench.report import BREAKDOWN
+
+    assert [key for key, _ in BREAKDOWN] == list(HISTOGRAMS)

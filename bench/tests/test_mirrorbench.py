@@ -373,3 +373,11 @@ def test_a_variant_run_for_an_a_b_gets_its_latency_row_after_the_tools():
     rows = [line for line in md.splitlines() if line.startswith(f"| {variant} | 35 | 250 | 350 |")]
     assert len(rows) == 1 and rows[0].endswith("| 1.20x |")  # kafka-mirror's p99 300 against 250
     assert md.index(f"| {report.MM2} | 150 |") < md.index(rows[0])
+
+
+def test_earlier_runs_that_are_not_a_results_file_say_so_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--report-only", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert stop.value.code == 1 and "which is not a results file" in text and "Traceback" not in text

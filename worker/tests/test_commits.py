@@ -742,9 +742,15 @@ class GroupConsumer(Consumer):
         self.stream: Stream | None = None
         self.subscriptions: list[list[str]] = []
 
+    def configured(self, conf: dict) -> GroupConsumer:
+        """As Consumer(conf) takes it: the commits' answers go to the on_commit it names, or nowhere."""
+        self.on_commit = conf.get("on_commit", lambda err, partitions: None)
+        return self
+
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
         self.subscriptions.append(list(topics))
         self.on_revoke = on_revoke
+        self.on_assign = on_assign
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
         if num_messages > 1:  # fetch()'s first call: one pass of the loop
@@ -771,12 +777,37 @@ def running(tmp_path: Path, monkeypatch, source: Cluster, target: Cluster, passe
         return p
 
     monkeypatch.setattr(mirror_module, "Producer", producer)
-    monkeypatch.setattr(mirror_module, "Consumer", lambda conf: consumer)
+    monkeypatch.setattr(mirror_module, "Consumer", consumer.configured)
     monkeypatch.setattr(mirror_module, "AdminClient", lambda conf: {"src:9092": source, "dst:9092": target}[
         conf["bootstrap.servers"]])
     monkeypatch.setattr(mirror_module, "StreamMetrics", Metrics)
     monkeypatch.setattr(mirror_module.signal, "signal", lambda *args: None)
     return s
+
+
+def test_a_running_stream_counts_its_periodic_commits_once_the_group_answers(tmp_path, monkeypatch):
+    """The answer reaches the stream through the on_commit it gives its consumer: without it no commit would count,
+    and /health would never call the stream ready."""
+    commits = Samples()
+    monkeypatch.setattr(Metrics, "commits", SimpleNamespace(inc=lambda n=1: commits.observe(n)), raising=False)
+    s = running(tmp_path, monkeypatch, Cluster({"a": 2}), Cluster({"a": 2}), passes=3)
+    consumer = mirror_module.Consumer.__self__  # what the stream will be given
+    consumer.batches = [records("a", 0, range(0, 10)), records("a", 0, range(10, 20))]
+    original = s._pass
+
+    def assigned_then_pass() -> None:
+        if ("a", 0) not in s.assigned:  # the group's assignment, before the first fetch
+            consumer.assigned = [TopicPartition("a", 0)]
+            s._assigned(consumer, [TopicPartition("a", 0)])
+        original()
+        seen.append((dict(s.tracker.committed), len(commits.values), s.beat.last_commit))
+
+    seen: list[tuple[dict, int, float]] = []
+    s._pass = assigned_then_pass
+    assert s.run() == 0
+    assert consumer.commits[:2] == [{("a", 0): 10}, {("a", 0): 20}]
+    # the second pass served the first checkpoint's answer (the stop's own commit, waited for, comes after)
+    assert seen[1][0] == {("a", 0): 10} and seen[1][1] == 1 and seen[1][2] > 0
 
 
 @pytest.mark.parametrize("side, bootstrap", [("source", "src:9092"), ("target", "dst:9092")])
@@ -1010,3 +1041,17 @@ def test_every_pause_of_the_loop_is_timed(tmp_path, monkeypatch, pause):
     # every periodic one; not the final checkpoint (after the loop), nor the refresh at the start
     assert len(samples.values) == len(periodic) - (pause == "checkpoint") >= 2
     assert all(0.05 <= v < 5 for v in samples.values)
+
+
+def test_an_answer_arriving_after_a_later_waited_commit_does_not_move_the_rewind_back(tmp_path):
+    s = stream(tmp_path, abort=False)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.checkpoint()  # 10, sent: its answer is served late, below
+    late = s.consumer.answers.pop()
+    mirror(s, records("a", 0, range(10, 15)))
+    s.producer.flush()
+    s.producer.fail["a"] = KafkaError(KafkaError._MSG_TIMED_OUT)
+    mirror(s, records("a", 0, range(15, 20), size=70_000))
+    s.checkpoint()  # 15, waited for
+    s._commit_done(*late)
+    assert s.tracker.committed == {("a", 0): 15}  # where the next rewind of a[0] would start

@@ -496,7 +496,7 @@ class Stream:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
             self._retry_later(self.tracker.rewind())
-        elif committed:  # nothing to commit (a commit sent is marked when it is stored)
+        elif committed:  # nothing to commit, or waited for (a commit sent is marked when it is stored)
             self.beat.last_commit = time.time()
         if self.group_offsets is not None and self.map_writer is not None and \
                 time.monotonic() >= self.next_group_sync:
@@ -601,8 +601,11 @@ class Stream:
             if err is not None:
                 log.info("stream %d: an earlier commit answered while closing: %s", self.index, err.str())
             return
+        committed = self.tracker.committed
+        # Not for a partition given up since, nor below a later commit that was answered first (one waited for).
         stored = {(tp.topic, tp.partition): tp.offset for tp in partitions
-                  if tp.error is None and (tp.topic, tp.partition) in self.assigned}  # else given up since
+                  if tp.error is None and (tp.topic, tp.partition) in self.assigned
+                  and tp.offset > committed.get((tp.topic, tp.partition), -1)}
         self.tracker.committed_ok(stored)
         if err is not None:
             self._commit_failed(err)
