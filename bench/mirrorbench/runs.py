@@ -212,7 +212,8 @@ def latency(lab: Lab, runtime: KafkaRuntime, tool, rate: float, rnd: int, workdi
             received += sum(1 for m in consumer.consume(100, 0.5) if m.error() is None)
         ctx = multiprocessing.get_context("spawn")
         done = ctx.Queue()
-        producer = ctx.Process(target=_steady_producer,
+        # daemon: a run that ends in an exception (or ^C) takes the stream down with it at exit, not left producing
+        producer = ctx.Process(target=_steady_producer, daemon=True,
                                args=(lab.primary, topic, rate, warmup + seconds, value_size, partitions, done))
         measure_from = (time.time() + warmup) * 1000
         producer.start()
