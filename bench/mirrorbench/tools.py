@@ -88,18 +88,17 @@ class Tool:
 
 
 class KafkaMirror(Tool):
-    """`consumer_extra`, `producer_extra`: lines appended to consumer.properties, producer.properties, and `args` to
-    the command line, for an A/B of one setting; `exactly_once`: the mode of that name, with the static instance id
-    it needs (unique per run); `offset_map`: the offset map on."""
+    """`consumer_extra`, `producer_extra`: lines appended to consumer.properties, producer.properties, for an A/B of
+    one setting; `exactly_once`: the mode of that name, with the static instance id it needs (unique per run);
+    `offset_map`: the offset map on."""
 
     breakdown = True
 
     def __init__(self, name: str = "kafka-mirror", consumer_extra: str = "", exactly_once: bool = False,
-                 offset_map: bool = False, producer_extra: str = "", args: tuple[str, ...] = ()) -> None:
+                 offset_map: bool = False, producer_extra: str = "") -> None:
         self.name = name
         self.consumer_extra = consumer_extra
         self.producer_extra = producer_extra
-        self.args = args
         self.exactly_once = exactly_once
         self.offset_map = offset_map
 
@@ -119,7 +118,7 @@ class KafkaMirror(Tool):
         return Launch([exe, "--consumer.config", str(consumer), "--producer.config", str(producer),
                        "--whitelist", job.topic, "--num.streams", str(job.parallelism), "--metrics.port",
                        str(job.metrics_port),
-                       *static, *self.args], {"STATE_DIRECTORY": str(job.workdir)})
+                       *static], {"STATE_DIRECTORY": str(job.workdir)})
 
 
 # The tuned peers' client settings (issue 13, item 1), from Confluent's "Optimize Confluent Cloud Clients for

@@ -601,11 +601,8 @@ class Stream:
             if err is not None:
                 log.info("stream %d: an earlier commit answered while closing: %s", self.index, err.str())
             return
-        committed = self.tracker.committed
-        # Not for a partition given up since, nor below a later commit that was answered first (one waited for).
         stored = {(tp.topic, tp.partition): tp.offset for tp in partitions
-                  if tp.error is None and (tp.topic, tp.partition) in self.assigned
-                  and tp.offset > committed.get((tp.topic, tp.partition), -1)}
+                  if tp.error is None and (tp.topic, tp.partition) in self.assigned}  # else given up since
         self.tracker.committed_ok(stored)
         if err is not None:
             self._commit_failed(err)

@@ -82,7 +82,11 @@ class OffsetTracker:
         return out
 
     def committed_ok(self, offsets: dict[TopicPartition, int]) -> None:
-        self.committed.update(offsets)
+        """Stored by the group. Never moves a partition back: a commit sent without waiting can be answered after a
+        later one."""
+        for tp, offset in offsets.items():
+            if offset > self.committed.get(tp, -1):
+                self.committed[tp] = offset
 
     def rewind(self, tps: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
         """Where to seek partitions that must be mirrored again (the blocked ones by default): their last commit,
