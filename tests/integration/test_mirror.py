@@ -230,7 +230,17 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
     topic = f"crash-{uuid.uuid4().hex[:8]}"
     n = 100_000  # killed at a third of it; kill -9 under a steady stream is the fault suite's too
     create(source, topic)
-    produce(source, topic, n)
+
+    # Paced (about 10,000 records/s), so the kill lands mid-stream however fast the mirror: preloaded, the mirror
+    # once copied all of it between two polls of wait_count, and the kill tested nothing.
+    def pace() -> None:
+        producer = Producer({"bootstrap.servers": source, "linger.ms": 20, "enable.idempotence": True})
+        for start in range(0, n, 1000):
+            produce(source, topic, 1000, start=start, producer=producer)
+            time.sleep(0.1)
+
+    paced = threading.Thread(target=pace, daemon=True)
+    paced.start()
     args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000")
     # static: restarted as the role's unit restarts it, with its instance id: its members take their partitions back
     # without a rebalance. dynamic (the command line's default): the killed members expire, then the group
@@ -240,6 +250,8 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
     mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
     wait_count(target, topic, n // 3, 120, mirror)
     mirror.kill9()  # the supervisor and both streams, mid-stream
+    paced.join(120)  # the source's end is then n, as the lag below counts from it
+    assert not paced.is_alive()
     on_target = settled_count(target, topic)  # requests in flight at the kill still land: let them
     beyond_commit = on_target - (n - lag(source, f"g-{topic}", topic))  # mirrored, but not committed at the kill
     assert on_target < n, "the whole topic was copied before the kill: nothing was tested"
@@ -419,6 +431,44 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
           f"transactions)")
     assert n > 0 and not missing and duplicates == 0
     assert len(raw) > n, "no kill left an open transaction behind: the fault was not tested"
+
+
+def test_a_commit_sent_without_waiting_is_answered_inside_consume_and_a_waited_one_only_to_itself(clusters):
+    """What the periodic checkpoint relies on (mirror.py, _commit_done): its commit, sent without waiting, is answered
+    through the consumer's on_commit inside a later consume(), with an error per partition; a commit that waits
+    (revoke, stop) is answered to itself only, never through on_commit. As confluent-kafka-python (master,
+    src/confluent_kafka/src/Consumer.c: Consumer_commit waits on a queue of its own, Consumer_offset_commit_return_cb)
+    and librdkafka (master, src/rdkafka_cgrp.c: rd_kafka_cgrp_propagate_commit_result posts to the configured
+    offset_commit_cb only a commit without a callback of its own) do it."""
+    primary, _ = clusters
+    topic = f"commit-answers-{uuid.uuid4().hex[:8]}"
+    create(primary, topic, partitions=1)
+    answers: list = []
+    consumer = Consumer({"bootstrap.servers": primary, "group.id": topic, "enable.auto.commit": False,
+                         "on_commit": lambda err, parts: answers.append(
+                             (err, [(p.topic, p.partition, p.offset, p.error) for p in parts]))})
+
+    def answered(timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not answers and time.monotonic() < deadline:
+            consumer.consume(10, 0.2)
+
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+        answered(timeout=2.0)
+        assert answers == []
+        consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=True)
+        assert answers == []  # not before a consume()
+        answered()
+        assert answers == [(None, [(topic, 0, 2, None)])]
+        answers.clear()
+        consumer.commit(offsets=[TopicPartition(f"{topic}-none", 0, 5)], asynchronous=True)
+        answered()
+        [(err, [(_, _, _, partition_err)])] = answers
+        assert err.code() == partition_err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    finally:
+        consumer.close()
+        AdminClient({"bootstrap.servers": primary}).delete_topics([topic])
 
 
 def test_the_latency_histogram_is_fed_without_success_reports(clusters, tmp_path):
