@@ -12,6 +12,7 @@ from confluent_kafka import IsolationLevel
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from kafka_lab.layout import KAFKA_PORT, SASL_SSL_PORT, Paths, load_config
+from kafka_lab.procs import pid_from
 from kafka_lab.pki import SCRAM_MECHANISM, client_user
 from mirrorbench.workloads import Workload, identity, key_of, record
 
@@ -46,6 +47,14 @@ def lab() -> Lab:
     primary, secondary = (",".join(f"{h.ip}:{KAFKA_PORT}" for h in c.hosts()) for c in cfg.clusters()[:2])
     secure = tuple(_secured(Paths(home), c) for c in cfg.clusters()[:2]) if cfg.secure else None
     return Lab(primary, secondary, home, secure)
+
+
+def broker_pids(lab: Lab) -> list[int]:
+    """The JVMs of the lab's brokers, both clusters (each host's pid file, as `kafka-lab status` reads it)."""
+    paths = Paths(lab.home)
+    cfg = load_config(lab.home)
+    hosts = [h for c in cfg.clusters()[:2] for h in c.hosts()] if cfg else []
+    return [pid for h in hosts if (pid := pid_from(paths.broker_pid_file(h.fqdn)))]
 
 
 def _secured(paths: Paths, cluster) -> Secured:

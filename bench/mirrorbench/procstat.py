@@ -6,6 +6,7 @@ from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+IDLE_S = 2.0  # the machine sampled this long before a tool starts: its fixed share (brokers' timers, the lab's API)
 
 
 def parse_stat(text: str) -> tuple[int, int, int]:
@@ -61,3 +62,22 @@ class TreeSampler:
             rss += pages * PAGE
         self.peak_rss = max(self.peak_rss, rss)
         return sum(self._cpu_ticks.values()) / CLK_TCK, rss
+
+
+def busy_s(proc: Path = Path("/proc")) -> float:
+    """CPU seconds the whole machine has been busy since boot, all cores (proc(5): /proc/stat's cpu line; idle and
+    iowait left out, guest time already counted in user)."""
+    fields = (proc / "stat").read_text().split("\n", 1)[0].split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def cpu_s(pids: list[int], proc: Path = Path("/proc")) -> float:
+    """CPU seconds of these processes (all their threads) so far; a process that is gone counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            total += parse_stat((proc / str(pid) / "stat").read_text())[1]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLK_TCK

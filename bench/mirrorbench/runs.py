@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from kafka_lab.runtime import KafkaRuntime
 from mirrorbench import breakdown, clusters
 from mirrorbench.clusters import BenchError, Lab
-from mirrorbench.procstat import TreeSampler
+from mirrorbench.procstat import IDLE_S, TreeSampler, busy_s, cpu_s
 from mirrorbench.stats import Sample, mirror_window
 from mirrorbench.tools import Job
 from mirrorbench.workloads import ID, Workload
@@ -43,6 +43,11 @@ class ThroughputRun:
     complete: bool
     stop_s: float  # SIGTERM to exit: a tool's clean shutdown
     trace_s: float  # reading the target back
+    # Over the same window: the lab's six brokers' CPU per GB, and how busy the whole machine was (1.0: every core),
+    # so that a row shows what is left for any tool when the brokers' share is counted (issue 13, item 1).
+    brokers_cpu_s_per_gb: float | None = None
+    machine_busy: float | None = None
+    idle_busy: float | None = None  # the machine's busy share in the IDLE_S before the tool started
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -99,13 +104,17 @@ def throughput(lab: Lab, runtime: KafkaRuntime, tool, w: Workload, parallelism: 
     launch = tool.launch(Job(workdir, w.topic, parallelism, run_id, lab.primary, lab.secondary), runtime)
     admin = AdminClient({"bootstrap.servers": lab.secondary})
     timeout = 120 + w.records / 5_000
+    brokers = clusters.broker_pids(lab)
+    idle_from = busy_s()
+    time.sleep(IDLE_S)
+    idle_busy = (busy_s() - idle_from) / IDLE_S / os.cpu_count()
     running = Running(launch.argv, launch.env, workdir)
     samples: list[Sample] = []
     try:
         while True:
             counts = clusters.partition_counts(admin, w.topic) or []
             cpu, rss = running.sampler.sample()
-            samples.append(Sample(time.monotonic(), sum(counts), cpu, rss))
+            samples.append(Sample(time.monotonic(), sum(counts), cpu, rss, cpu_s(brokers), busy_s()))
             if samples[-1].count >= w.records:
                 break
             if running.exited():
@@ -128,7 +137,8 @@ def throughput(lab: Lab, runtime: KafkaRuntime, tool, w: Workload, parallelism: 
     return ThroughputRun(tool.name, w.name, parallelism, rnd, window.rate, window.rate * w.record_bytes / 1e6,
                          window.cpu_s / gb, running.sampler.peak_rss / 2**20, window.startup_s, got.received,
                          got.missing, got.duplicates, got.moved, got.malformed, got.complete,
-                         stop_s, trace_s)
+                         stop_s, trace_s, window.brokers_cpu_s / gb if brokers else None,
+                         window.busy_s / window.seconds / os.cpu_count(), idle_busy)
 
 
 # --- latency under a steady rate ----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ class Sample:
     count: int  # records on the target
     cpu_s: float  # CPU seconds of the tool's processes so far
     rss: int  # resident bytes of the tool's processes now
+    brokers_cpu_s: float = 0.0  # CPU seconds of the lab's brokers so far
+    busy_s: float = 0.0  # CPU seconds the whole machine has been busy so far
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Window:
     seconds: float
     cpu_s: float
     startup_s: float  # tool start to the first record seen on the target
+    brokers_cpu_s: float = 0.0
+    busy_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -39,7 +43,8 @@ def mirror_window(samples: list[Sample], total: int, started: float) -> Window:
         raise ValueError(f"the target never held all {total} records (last count {samples[-1].count if samples else 0})")
     if last.t <= first.t:
         raise ValueError("every record arrived between two samples: too few records to measure a rate")
-    return Window(total - first.count, last.t - first.t, last.cpu_s - first.cpu_s, first.t - started)
+    return Window(total - first.count, last.t - first.t, last.cpu_s - first.cpu_s, first.t - started,
+                  last.brokers_cpu_s - first.brokers_cpu_s, last.busy_s - first.busy_s)
 
 
 @dataclass(frozen=True)

@@ -381,3 +381,36 @@ def test_earlier_runs_that_are_not_a_results_file_say_so_without_a_traceback(tmp
         cli.main(["--report-only", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     assert stop.value.code == 1 and "which is not a results file" in text and "Traceback" not in text
+
+
+def test_the_machines_busy_time_leaves_idle_and_iowait_out_and_a_pids_cpu_counts_all_its_threads(tmp_path):
+    from mirrorbench.procstat import CLK_TCK, busy_s, cpu_s
+    # proc(5): cpu user nice system idle iowait irq softirq steal guest guest_nice
+    (tmp_path / "stat").write_text("cpu  100 5 40 9000 300 3 2 10 7 0\ncpu0 50 2 20 4500 150 1 1 5 0 0\n")
+    assert busy_s(tmp_path) == pytest.approx((100 + 5 + 40 + 3 + 2 + 10) / CLK_TCK)
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "stat").write_text("42 (java) S 1 42 42 0 -1 0 0 0 0 0 300 45 0 0 20 0 90 0 1 1 1 0")
+    assert cpu_s([42, 43], tmp_path) == pytest.approx(345 / CLK_TCK)  # 43 is gone: it counts nothing
+
+
+def test_the_cores_account_bounds_a_free_mirror_by_what_the_brokers_cost_beyond_the_idle_machine():
+    # 100,000 records/s of 100 B = 0.01 GB/s; 2 cores 90% busy = 180 CPU s per GB, 10% busy idle = 20 per GB
+    run = {**_run(report.KM, 1, 100_000.0, 80.0), "mb_per_s": 10.0, "brokers_cpu_s_per_gb": 70.0,
+           "machine_busy": 0.9, "idle_busy": 0.1}
+    a = report.cores_account(run, 2)
+    assert (a["tool"], a["brokers"], a["rest"]) == (80.0, 70.0, pytest.approx(30.0))
+    # others beyond idle: 160 - 80 = 80 s/GB = 8 us a record; 1.8 free cores / 8 us = 225,000 records/s
+    assert a["free_tool_rate"] == pytest.approx(225_000)
+    assert report.cores_account(_run(report.KM, 1, 1.0, 1.0), 2) is None  # a run from before: no figure
+
+
+def test_the_goal_against_the_best_peer_says_when_the_machine_itself_cannot_give_1_5x():
+    sampled = {"mb_per_s": 10.0, "brokers_cpu_s_per_gb": 70.0, "machine_busy": 0.9, "idle_busy": 0.1}
+    runs = [{**_run(report.KM, 1, 100_000.0, 80.0), **sampled}, {**_run(report.MM1_TUNED, 1, 190_000.0, 90.0),
+                                                                  **sampled, "mb_per_s": 19.0}]
+    lines = report.goals({"throughput": runs, "machine": {"cores": 2}})
+    bound = [g for g in lines if "cost no CPU" in g][0]
+    assert "225,000 records/s on this machine, 1.18x MirrorMaker 1 tuned's rate" in bound
+    assert bound.endswith("1.5x is beyond this machine for any tool.")
+    md = report.markdown({**RESULTS, "throughput": runs}, "x.png")
+    assert "| 100 B | 1 | kafka-mirror | 100,000 | 90 | 10 | 80 | 70 | 30 | 225,000 |" in md

@@ -69,7 +69,7 @@ class BrokerHost:
 
     @property
     def pid_file(self) -> Path:
-        return self.dir / "run" / "kafka.pid"
+        return self.paths.broker_pid_file(self.host.fqdn)
 
     def configure(self, configs: dict[str, dict[str, str]]) -> None:
         """Render server.properties, kafka-env.sh and log4j.properties from the effective configs."""

@@ -144,6 +144,9 @@ class Paths:
     def host_dir(self, fqdn: str) -> Path:
         return self.home / "hosts" / fqdn
 
+    def broker_pid_file(self, fqdn: str) -> Path:
+        return self.host_dir(fqdn) / "run" / "kafka.pid"
+
     @property
     def host_view(self) -> Path:
         """Mount point at which each host sees its own directory (same path on every host)."""
