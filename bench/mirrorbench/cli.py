@@ -1,7 +1,8 @@
 """`python -m mirrorbench`: the side-by-side run, its JSON, bench/RESULTS.md and the chart.
 
-Order: preload once; throughput rounds with the tools alternating (A B C, A B C, ...) per workload and
-parallelism; the ceilings in each round; then latency at half the slowest tool's 100-byte rate, alternating too.
+Order: preload once; throughput rounds with the tools alternating per workload and parallelism, each round starting
+one tool later (A B C, B C A, C A B, ...); the ceilings in each round; then latency at half the slowest tool's
+100-byte rate, alternating the same way.
 """
 from __future__ import annotations
 
@@ -146,12 +147,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     log(f"wrote {_results_md(args, out)} and {out}")
 
 
+def in_turn(tools: list, rnd: int) -> list:
+    """Round `rnd`'s order: each tool takes each place once every len(tools) rounds, so that a lab drifting through
+    a round favours no tool. With one fixed order, MirrorMaker 1, last in every round, had the lowest p50 at 1,000
+    records/s in two runs (bench/results/latency-ab, fetch-ab; issue 13, item 2)."""
+    k = (rnd - 1) % len(tools)
+    return tools[k:] + tools[:k]
+
+
 def throughputs(args, lab, runtime, workloads, tools, parallelisms, work: Path, out: Path, results: dict) -> None:
     n = 0
     for rnd in range(1, args.rounds + 1):
         for w in workloads:
             for par in parallelisms:
-                for tool in tools:
+                for tool in in_turn(tools, rnd):
                     n += 1
                     r = throughput(lab, runtime, tool, w, par, rnd, work / f"t{n:03d}")
                     results["throughput"].append(r.to_json())
@@ -187,7 +196,7 @@ def latencies(args, lab, runtime, tools, work: Path, results: dict) -> None:
     for rate in rates:
         all_ms: dict[str, list[int]] = {}
         for rnd in range(1, args.rounds + 1):
-            for tool in tools:
+            for tool in in_turn(tools, rnd):
                 n += 1
                 lr = latency(lab, runtime, tool, rate, rnd, work / f"l{n:03d}", seconds=args.latency_seconds,
                              value_size=args.latency_value_size, parallelism=args.latency_parallelism)

@@ -414,3 +414,11 @@ def test_the_goal_against_the_best_peer_says_when_the_machine_itself_cannot_give
     assert bound.endswith("1.5x is beyond this machine for any tool.")
     md = report.markdown({**RESULTS, "throughput": runs}, "x.png")
     assert "| 100 B | 1 | kafka-mirror | 100,000 | 90 | 10 | 80 | 70 | 30 | 225,000 |" in md
+
+
+def test_each_tool_takes_each_place_in_a_rounds_order_once_every_len_tools_rounds():
+    tools = ["km", "mm2", "mm1"]
+    orders = [cli.in_turn(tools, rnd) for rnd in range(1, 7)]
+    assert orders[:3] == [["km", "mm2", "mm1"], ["mm2", "mm1", "km"], ["mm1", "km", "mm2"]] and orders[3:] == orders[:3]
+    for place in range(3):
+        assert sorted(o[place] for o in orders[:3]) == sorted(tools)
