@@ -3,8 +3,8 @@
 Each latency sample of the stream (once per loop pass: the newest record counted as acknowledged) is split at the
 moment its record's fetch returned: the fetched age (the steady producer's linger, the source broker, the fetch, and
 any time the record waited for the loop) and what came after (the hand-over, kafka-mirror's producer and the target
-broker). The two parts of one record add up to its latency. Besides: each pass's hand-over, and each checkpoint's and
-periodic topic refresh's pause (the loop stands still: what arrives meanwhile waits). The histograms count from the
+broker). The two parts of one record add up to its latency. Besides: each pass's hand-over, each checkpoint's pause
+and the time taken to apply each periodic topic refresh (the loop stands still: what arrives meanwhile waits). The histograms count from the
 worker's start, so the window is the difference of two readings: when the measured records begin, and at the end.
 """
 from __future__ import annotations

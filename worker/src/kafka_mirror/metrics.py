@@ -56,8 +56,8 @@ class StreamMetrics:
                                     "for it: exactly-once, or after a failed record; group offsets)",
                                     buckets=LATENCY_BUCKETS)
         self.refresh = Histogram("kafka_mirror_refresh_seconds",
-                                 "Time the loop stands still for a periodic topic refresh (both clusters' metadata, "
-                                 "the target topics made or grown)", buckets=LATENCY_BUCKETS)
+                                 "Time the loop stands still to apply a periodic topic refresh (its reads of both "
+                                 "clusters, and the target topics made or grown, run beside the loop)", buckets=LATENCY_BUCKETS)
         self.lag = Gauge("kafka_mirror_consumer_lag", "Source records not yet consumed", ["topic", "partition"],
                          multiprocess_mode="livesum")
         self.send_errors = Counter("kafka_mirror_send_errors", "Records the target did not accept", ["topic", "reason"])

@@ -21,6 +21,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from functools import partial
@@ -31,6 +32,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 
 from kafka_mirror.ack_clock import AckClock
+from kafka_mirror.beside import Beside
 from kafka_mirror.config import MirrorConfig
 from kafka_mirror.errors import ConfigError, MirrorError, SendFailure
 from kafka_mirror.group_offsets import GroupOffsets
@@ -97,6 +99,14 @@ def fetch(consumer, batch_size: int, wait_s: float = 0.2) -> list:
     return consumer.consume(batch_size, 0) or consumer.consume(1, wait_s)
 
 
+class TopicsRead(NamedTuple):
+    """What a topic refresh read from both clusters, for the loop to apply."""
+
+    source: dict[str, int]  # mirrored source topic -> partitions
+    target: dict[str, int]  # the same topics on the target (created or grown as far as allowed)
+    max_bytes: dict[str, int | None] | None  # target topics' max.message.bytes; None: not read this time
+
+
 class Report(NamedTuple):
     """A failed delivery, as little of it as the decision needs (a dead target fails every queued record)."""
 
@@ -145,6 +155,7 @@ class Stream:
         self.group_offsets: GroupOffsets | None = None  # stream 0 with sync_groups and the map on
         self.group_sync: GroupSync | None = None  # stream 0 with sync_group_offsets
         self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
+        self.refresher: Beside[TopicsRead] = Beside(f"kafka-mirror stream {index} topic refresh")
         self.map_writer: MapWriter | None = None
         self.next_group_sync = 0.0
         self.map_retry_at = 0.0
@@ -172,11 +183,13 @@ class Stream:
                     self.checkpoint()
                     self.metrics.checkpoint.observe(time.monotonic() - now)
                     next_commit = now + self.config.commit_interval_s
-                if now >= next_refresh and not self.stop:
-                    started = time.monotonic()
-                    self.refresh(periodic=True)
-                    self.metrics.refresh.observe(time.monotonic() - started)
+                if now >= next_refresh and not self.stop and not self.refresher.running:
+                    self.refresher.start(self._read_topics)  # the reads run beside the loop
                     next_refresh = now + self.config.refresh_interval_s
+                if (read := self.refresher.done()) is not None:
+                    started = time.monotonic()
+                    self._refreshed(read)
+                    self.metrics.refresh.observe(time.monotonic() - started)
             self.checkpoint()
             return 0
         finally:
@@ -919,24 +932,49 @@ class Stream:
 
     # --- topics and the group -----------------------------------------------------------------------------
 
-    def refresh(self, periodic: bool = False) -> None:
-        """Pick up new source topics and partitions; create or grow their targets; subscribe to the set.
+    def refresh(self) -> None:
+        """At start: pick up the source topics and partitions, create or grow their targets, subscribe to the set. A
+        cluster that does not answer stops the stream, naming it."""
+        self._apply_topics(self._read_topics())
 
-        A cluster that does not answer stops the stream at start-up. Later (`periodic`) it is logged and the stream
-        mirrors on with what it is subscribed to, as the clients reconnect by themselves; the next refresh tries
-        again. (Exiting turned a 30 s network cut between the clusters into a restart after it.)"""
+    def _refreshed(self, read: Future[TopicsRead]) -> None:
+        """A periodic refresh's reads are done (beside the loop). A cluster that did not answer is logged and the
+        stream mirrors on with what it is subscribed to, as the clients reconnect by themselves; the next refresh
+        tries again. (Exiting turned a 30 s network cut between the clusters into a restart after it.)"""
         try:
-            source = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
-            target = self._cluster("target", lambda: self.sync.sync(source))
+            topics = read.result()
         except MirrorError as exc:
-            if not periodic:
-                raise
             log.warning("stream %d: topic refresh failed, %s; mirroring on with the %d topic(s) subscribed, next try "
                         "in %.0fs", self.index, exc, len(self.subscribed), self.config.refresh_interval_s)
             return
+        self._apply_topics(topics)
+
+    def _read_topics(self) -> TopicsRead:
+        """Both clusters' topics, the target's made to follow the source's: network only, no state of the loop's,
+        so that a periodic refresh can run beside it (the target-side bookkeeping is TopicSync's, one refresh at a
+        time)."""
+        source = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
+        target = self._cluster("target", lambda: self.sync.sync(source))
+        return TopicsRead(source, target, self._read_max_bytes(sorted(t for t in source if t in target)))
+
+    def _read_max_bytes(self, topics: list[str]) -> dict[str, int | None] | None:
+        """The target topics' max.message.bytes, to stop at a record the target can never accept before handing it
+        over. Uncompressed producers only: a compressed batch's size is not known before the producer writes it."""
+        producer = self.config.producer
+        if any(str(producer.get(k, "none")).lower() != "none" for k in ("compression.type", "compression.codec")):
+            return None
+        try:
+            return max_message_bytes(self.sync.target, topics)
+        except KafkaException as exc:  # not asked at all: the limits read before stand
+            log.debug("stream %d: target topic configs not read: %s", self.index, exc.args[0].str())
+            return None
+
+    def _apply_topics(self, read: TopicsRead) -> None:
+        source, target = read.source, read.target
         self.limits = {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
         self.source_partitions = source
-        self._weigh_limits(sorted(t for t in source if t in target))
+        if read.max_bytes is not None:
+            self._weigh_limits(sorted(t for t in source if t in target), read.max_bytes)
         topics = sorted(source)
         if topics != self.subscribed:
             if topics:
@@ -949,17 +987,8 @@ class Stream:
             log.info("stream %d: mirroring %d topic(s): %s", self.index, len(topics), ", ".join(topics))
             self.subscribed = topics
 
-    def _weigh_limits(self, topics: list[str]) -> None:
-        """The target topics' max.message.bytes, to stop at a record the target can never accept before handing it
-        over. Uncompressed producers only: a compressed batch's size is not known before the producer writes it."""
-        producer = self.config.producer
-        if any(str(producer.get(k, "none")).lower() != "none" for k in ("compression.type", "compression.codec")):
-            return
-        try:
-            read = max_message_bytes(self.sync.target, topics)
-        except KafkaException as exc:  # not asked at all: the limits read before stand
-            log.debug("stream %d: target topic configs not read: %s", self.index, exc.args[0].str())
-            return
+    def _weigh_limits(self, topics: list[str], read: dict[str, int | None]) -> None:
+        """The limits of _read_max_bytes, kept: a topic that did not answer keeps its last one."""
         denied = sorted(t for t, n in read.items() if n is None and t not in self.unweighed)
         if denied:
             log.warning("stream %d: cannot read max.message.bytes of target topic(s) %s (the mirror's principal needs "
@@ -967,7 +996,7 @@ class Stream:
                         "records after it already in flight may land before it is mirrored again", self.index,
                         ", ".join(denied))
             self.unweighed.update(denied)
-        known = {**self.max_bytes, **read}  # a topic that did not answer keeps its last limit
+        known = {**self.max_bytes, **read}
         self.max_bytes = {t: known[t] for t in topics if known.get(t) is not None}
         self.near_max = {t: n - NEAR_LIMIT for t, n in self.max_bytes.items()}
         small = sorted(t for t, n in self.max_bytes.items() if n < self.batch_bytes and t not in self.small_batches)
