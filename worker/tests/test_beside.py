@@ -13,16 +13,17 @@ from kafka_mirror.errors import MirrorError
 def test_the_outcome_is_taken_once_and_an_error_reaches_the_loop_as_raised():
     b: Beside[int] = Beside("t")
     b.start(lambda: 7)
-    while (done := b.done()) is None:
-        time.sleep(0.001)
-    assert done.result() == 7 and b.done() is None and not b.running
+    assert b.wait(5)
+    done = b.done()
+    assert done is not None and done.result() == 7 and b.done() is None and not b.running
 
     def unreachable() -> int:
         raise MirrorError("cannot read the source cluster's metadata")
 
     b.start(unreachable)
-    while (done := b.done()) is None:
-        time.sleep(0.001)
+    assert b.wait(5)
+    done = b.done()
+    assert done is not None
     with pytest.raises(MirrorError, match="source cluster"):
         done.result()
 
@@ -35,6 +36,8 @@ def test_one_call_at_a_time_and_a_stop_never_waits_for_one_that_hangs():
     assert time.monotonic() - started < 1 and b.running and b.done() is None
     with pytest.raises(RuntimeError, match="not taken"):
         b.start(lambda: True)
+    assert not b.wait(0.1)  # a bounded wait for it gives up
     hung = [t for t in threading.enumerate() if t.name == "t"]
     assert hung and all(t.daemon for t in hung)  # the process exits without it
     hang.set()
+    assert b.wait(5) and b.done() is not None and not b.running

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -772,7 +773,7 @@ class Inline(Beside):
 
     def start(self, call) -> None:
         super().start(call)
-        self._future.exception(5)  # waits until the call is done, whatever its outcome
+        assert self.wait(5)  # the call is done, whatever its outcome
 
 
 def running(tmp_path: Path, monkeypatch, source: Cluster, target: Cluster, passes: int = 4) -> Stream:
@@ -1092,11 +1093,71 @@ def test_a_periodic_refresh_reads_both_clusters_beside_the_loop_which_stands_sti
             s.stop = True
 
     s._pass = counted
+    consumer = mirror_module.Consumer.__self__  # what the stream will be given
+    subscribe, applied_in = consumer.subscribe, []
+
+    def subscribing(*args, **kwargs):
+        applied_in.append(threading.current_thread())
+        return subscribe(*args, **kwargs)
+
+    consumer.subscribe = subscribing
     assert s.run() == 0
     assert threads and threading.main_thread() not in threads
+    assert applied_in == [threading.main_thread()] * 2  # at start, and the periodic one: on the loop's thread
     assert len(passes_while_reading) >= 20  # the loop went on while the read waited
     assert s.consumer.subscriptions == [["a"], ["a", "b"]]  # and applied it once it was done
     assert len(samples.values) >= 1 and all(v < 0.5 for v in samples.values)  # applying only
+
+
+def test_a_periodic_refresh_without_an_answer_in_time_is_logged_as_such_and_the_stream_mirrors_on(
+        tmp_path, monkeypatch, caplog):
+    """A future's result(timeout) raises TimeoutError, not a KafkaException: it stopped the stream with a traceback
+    (review, session 16)."""
+    s = running(tmp_path, monkeypatch, Cluster({"a": 2}), Cluster({"a": 2}))
+    real, calls = mirror_module.partition_counts, []
+
+    def counts(client, selection=None):
+        calls.append(client)
+        if len(calls) == 2:  # the first periodic read of the source
+            raise FutureTimeout()
+        return real(client, selection)
+
+    monkeypatch.setattr(mirror_module, "partition_counts", counts)
+    with caplog.at_level("WARNING", logger="kafka_mirror.mirror"):
+        assert s.run() == 0
+    warned = [r.getMessage() for r in caplog.records if "refresh failed" in r.getMessage()]
+    assert len(warned) == 1 and "cannot read the source cluster's metadata from bootstrap.servers=src:9092: no " \
+        "answer within 30s" in warned[0]
+
+
+def test_a_stop_waits_for_a_hanging_refresh_read_only_its_bound_and_applies_nothing_after_it(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(mirror_module, "REFRESH_STOP_WAIT_S", 0.2)
+    s = running(tmp_path, monkeypatch, Cluster({"a": 2}), Cluster({"a": 2}), passes=1000)
+    s.refresher = Beside("refresh")
+    read, hang = s._read_topics, threading.Event()
+
+    def hanging():
+        if s.subscribed:
+            hang.wait(30)  # a cluster that does not answer
+        return read()
+
+    s._read_topics = hanging
+    original = s._pass
+
+    def stop_while_reading() -> None:
+        original()
+        if s.refresher.running:
+            s.stop = True
+
+    s._pass = stop_while_reading
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="kafka_mirror.mirror"):
+        assert s.run() == 0
+    assert time.monotonic() - started < 5
+    assert "stopping with a topic refresh still waiting for a cluster's answer" in caplog.text
+    hang.set()
+    assert s.consumer.subscriptions == [["a"]]
 
 
 def test_an_answer_arriving_after_a_later_waited_commit_does_not_move_the_rewind_back(tmp_path):

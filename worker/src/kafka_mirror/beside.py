@@ -1,13 +1,14 @@
 """One call at a time beside the stream's loop, its outcome taken by the loop when it is done.
 
 For the periodic topic refresh: its metadata and config reads took the loop 55-97 ms every 30 s (bench/README.md,
-issue 13), a pause every record arriving meanwhile waited out. The thread is a daemon so that a stop never waits for
-a read of a cluster that does not answer (TIMEOUT_S per request)."""
+issue 13), a pause every record arriving meanwhile waited out. The thread is a daemon so that a stop waits for a read of a
+cluster that does not answer (TIMEOUT_S per request) only as long as it chooses (mirror.REFRESH_STOP_WAIT_S)."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,6 +37,16 @@ class Beside(Generic[T]):
                 future.set_exception(exc)
 
         threading.Thread(target=run, name=self.name, daemon=True).start()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the call to end (its outcome left to take); True when none is running."""
+        if self._future is None:
+            return True
+        try:
+            self._future.exception(timeout)
+        except FutureTimeout:
+            return False
+        return True
 
     def done(self) -> Future[T] | None:
         """The finished call's future, once; None while it runs or when none was started."""

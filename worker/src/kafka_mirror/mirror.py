@@ -69,7 +69,8 @@ TXN_RETRY_PAUSE_S = 0.5
 # The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
 POSITIONS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
-MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
+MAP_RETRY_S = 30.0
+REFRESH_STOP_WAIT_S = 5.0  # a stop waits this long for a periodic refresh's reads (each request: up to TIMEOUT_S)  # after a failed offset map write: the commits in between do not wait for the map again
 PR_SET_PDEATHSIG = 1
 HINTS = {  # by librdkafka error name
     "MSG_SIZE_TOO_LARGE": "the record is larger than the target accepts: raise max.message.bytes of the target "
@@ -186,7 +187,7 @@ class Stream:
                 if now >= next_refresh and not self.stop and not self.refresher.running:
                     self.refresher.start(self._read_topics)  # the reads run beside the loop
                     next_refresh = now + self.config.refresh_interval_s
-                if (read := self.refresher.done()) is not None:
+                if (read := self.refresher.done()) is not None and not self.stop:  # stopping: nothing to apply
                     started = time.monotonic()
                     self._refreshed(read)
                     self.metrics.refresh.observe(time.monotonic() - started)
@@ -302,6 +303,8 @@ class Stream:
         Never raises: the reason the stream stops is already on its way out."""
         self.beat.state = "stopping"
         self._heartbeat(force=True)
+        if not self.refresher.wait(REFRESH_STOP_WAIT_S):  # its requests answered before the clients go
+            log.warning("stream %d: stopping with a topic refresh still waiting for a cluster's answer", self.index)
         try:
             if self.producer is not None and self.consumer is not None:
                 offsets, left = self._settle(timeout=0 if self.unsettled else FLUSH_TIMEOUT_S)
@@ -1025,13 +1028,15 @@ class Stream:
         return str(cluster_id)
 
     def _cluster(self, side: str, read):
-        """A metadata read that names the cluster it could not reach."""
+        """A metadata read that names the cluster it could not reach (an error, or no answer within TIMEOUT_S: a
+        future's result(timeout) raises TimeoutError, not a KafkaException)."""
         try:
             return read()
-        except KafkaException as exc:
+        except (KafkaException, FutureTimeout, TimeoutError) as exc:
             conf = self.config.consumer if side == "source" else self.config.producer
+            why = exc.args[0].str() if isinstance(exc, KafkaException) else f"no answer within {TIMEOUT_S:.0f}s"
             raise MirrorError(f"cannot read the {side} cluster's metadata from bootstrap.servers="
-                              f"{conf.get('bootstrap.servers')}: {exc.args[0].str()}; check that its brokers are up "
+                              f"{conf.get('bootstrap.servers')}: {why}; check that its brokers are up "
                               "and reachable from this host, and its security settings") from None
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
