@@ -128,6 +128,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
         else:
             results["latency"], results["latency_pooled"] = [], {}
     else:
+        if args.rounds % len(tools):
+            log(f"{args.rounds} rounds of {len(tools)} tools: the order rotates, but not every tool takes every place "
+                "equally often (rounds a multiple of the tools would)")
         for w in workloads:
             clusters.preload(lab.primary, w, log)
         results = {"commands": [command], "machine": machine.facts(lab),
@@ -149,8 +152,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
 
 def in_turn(tools: list, rnd: int) -> list:
     """Round `rnd`'s order: each tool takes each place once every len(tools) rounds, so that a lab drifting through
-    a round favours no tool. With one fixed order, MirrorMaker 1, last in every round, had the lowest p50 at 1,000
-    records/s in two runs (bench/results/latency-ab, fetch-ab; issue 13, item 2)."""
+    a round favours no tool when the rounds are a multiple of the tools (else the log says so). With one fixed order,
+    MirrorMaker 1, last in every round, had the lowest p50 at 1,000 records/s in two runs (bench/results/latency-ab,
+    fetch-ab; issue 13, item 2)."""
     k = (rnd - 1) % len(tools)
     return tools[k:] + tools[:k]
 

@@ -50,11 +50,13 @@ def lab() -> Lab:
 
 
 def broker_pids(lab: Lab) -> list[int]:
-    """The JVMs of the lab's brokers, both clusters (each host's pid file, as `kafka-lab status` reads it)."""
+    """The JVMs of the lab's brokers, both clusters (each host's pid file, as `kafka-lab status` reads it); none
+    unless every broker has one, as a sum over some of them would pass for all."""
     paths = Paths(lab.home)
     cfg = load_config(lab.home)
     hosts = [h for c in cfg.clusters()[:2] for h in c.hosts()] if cfg else []
-    return [pid for h in hosts if (pid := pid_from(paths.broker_pid_file(h.fqdn)))]
+    pids = [pid_from(paths.broker_pid_file(h.fqdn)) for h in hosts]
+    return [pid for pid in pids if pid] if all(pids) else []
 
 
 def _secured(paths: Paths, cluster) -> Secured:

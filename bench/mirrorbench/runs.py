@@ -105,9 +105,9 @@ def throughput(lab: Lab, runtime: KafkaRuntime, tool, w: Workload, parallelism: 
     admin = AdminClient({"bootstrap.servers": lab.secondary})
     timeout = 120 + w.records / 5_000
     brokers = clusters.broker_pids(lab)
-    idle_from = busy_s()
+    idle_from, idle_t = busy_s(), time.monotonic()
     time.sleep(IDLE_S)
-    idle_busy = (busy_s() - idle_from) / IDLE_S / os.cpu_count()
+    idle_busy = (busy_s() - idle_from) / (time.monotonic() - idle_t) / os.cpu_count()
     running = Running(launch.argv, launch.env, workdir)
     samples: list[Sample] = []
     try:
