@@ -1157,7 +1157,33 @@ def test_a_stop_waits_for_a_hanging_refresh_read_only_its_bound_and_applies_noth
     assert time.monotonic() - started < 5
     assert "stopping with a topic refresh still waiting for a cluster's answer" in caplog.text
     hang.set()
-    assert s.consumer.subscriptions == [["a"]]
+
+
+def test_a_refresh_read_that_ends_after_a_stop_was_asked_is_not_applied(tmp_path, monkeypatch):
+    """Its new topic would be subscribed on the way out, a rebalance for nothing."""
+    s = running(tmp_path, monkeypatch, Cluster({"a": 2}), Cluster({"a": 2, "b": 2}), passes=1000)
+    s.refresher = Beside("refresh")
+    read, may_finish = s._read_topics, threading.Event()
+
+    def late_read():
+        if s.subscribed:
+            may_finish.wait(5)
+            s.source_admin.answers = [{"a": 2, "b": 2}]  # topic b, found by the read still running
+        return read()
+
+    s._read_topics = late_read
+    original = s._pass
+
+    def stop_then_let_it_finish() -> None:
+        original()
+        if s.refresher.running:
+            s.stop = True  # asked first, then the read ends, before the loop looks at it
+            may_finish.set()
+            assert s.refresher.wait(5)
+
+    s._pass = stop_then_let_it_finish
+    assert s.run() == 0
+    assert s.consumer.subscriptions == [["a"]]  # b was read, never subscribed
 
 
 def test_an_answer_arriving_after_a_later_waited_commit_does_not_move_the_rewind_back(tmp_path):

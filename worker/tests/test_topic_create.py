@@ -189,3 +189,36 @@ def test_the_clients_own_errors_and_a_timeout_never_stop_the_refresh_nor_count_a
                      replication_factor=-1, configs=True)
     assert sync.sync_configs(["a"]) == {} and sync.refused == {}
     assert "setting retention.ms on target topic a got no answer; the next refresh checks" in caplog.text
+
+
+def test_a_create_or_grow_without_an_answer_or_failed_in_the_client_waits_for_the_next_refresh(caplog):
+    """Inside a refresh that runs beside the loop, neither may end the stream: a future's TimeoutError, or the
+    client's RuntimeError from its future map (confluent-kafka admin/__init__.py)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    def failing(exc):
+        future = Future()
+        future.set_exception(exc)
+        return future
+
+    class Unanswering:
+        def create_topics(self, topics, request_timeout):
+            return {t.topic: failing(FutureTimeout()) for t in topics}
+
+        def create_partitions(self, grow, request_timeout):
+            return {g.topic: failing(RuntimeError("Resource b not found in future-map")) for g in grow}
+
+    sync = TopicSync(Source(), Unanswering(), producer=None, create=True, replication_factor=2)
+    assert sync._create({"a": 4}) == {} and sync._grow({"b": 8}) == {}
+    assert "creating target topic a: no answer within 30s; the next refresh tries again" in caplog.text
+    assert "adding partitions to target topic b: the client failed: Resource b not found in future-map; the next " \
+        "refresh tries again" in caplog.text
+
+    class SlowSource:  # the source's configs, read for the creation, do not come either
+        def describe_configs(self, resources, request_timeout):
+            return {resources[0]: failing(FutureTimeout())}
+
+    created = []
+    target = SimpleNamespace(create_topics=lambda topics, request_timeout: created.append(topics) or {})
+    assert TopicSync(SlowSource(), target, producer=None, create=True, replication_factor=2)._create({"c": 4}) == {}
+    assert created == []  # not created with the target's defaults for want of an answer: next time

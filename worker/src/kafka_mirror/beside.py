@@ -39,7 +39,8 @@ class Beside(Generic[T]):
         threading.Thread(target=run, name=self.name, daemon=True).start()
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` for the call to end (its outcome left to take); True when none is running."""
+        """Wait up to `timeout` for the call to end, its outcome left to take; True when it has ended or none was
+        started."""
         if self._future is None:
             return True
         try:

@@ -69,8 +69,8 @@ TXN_RETRY_PAUSE_S = 0.5
 # The positions topic: small segments, so that compaction keeps what a stream reads at each assignment small.
 POSITIONS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
-MAP_RETRY_S = 30.0
-REFRESH_STOP_WAIT_S = 5.0  # a stop waits this long for a periodic refresh's reads (each request: up to TIMEOUT_S)  # after a failed offset map write: the commits in between do not wait for the map again
+MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
+REFRESH_STOP_WAIT_S = 5.0  # a stop waits this long for a periodic refresh's reads (each request: up to TIMEOUT_S)
 PR_SET_PDEATHSIG = 1
 HINTS = {  # by librdkafka error name
     "MSG_SIZE_TOO_LARGE": "the record is larger than the target accepts: raise max.message.bytes of the target "

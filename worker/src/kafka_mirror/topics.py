@@ -129,6 +129,12 @@ def default_replication_factor(admin: AdminClient) -> int:
     return int(entry.value) if entry is not None and str(entry.value).isdigit() else -1
 
 
+def _unanswered(exc: Exception) -> str:
+    """A request that got no answer in time (a future's TimeoutError) or failed in the client (a RuntimeError from its
+    future map, confluent-kafka admin/__init__.py), in words."""
+    return f"no answer within {TIMEOUT_S:.0f}s" if isinstance(exc, FutureTimeout) else f"the client failed: {exc}"
+
+
 def _outcomes(futures: dict, deadline: float) -> dict[str, KafkaError | None]:
     """resource name -> None (done) or the error, every future awaited within one deadline."""
     out: dict[str, KafkaError | None] = {}
@@ -246,6 +252,9 @@ class TopicSync:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
                     self._report(exc.args[0], topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
+            except (FutureTimeout, RuntimeError) as exc:  # no answer, or the client's own: the next refresh tries
+                log.warning("creating target topic %s: %s; the next refresh tries again", topic, _unanswered(exc))
+                continue
             created[topic] = n
         return created
 
@@ -278,6 +287,9 @@ class TopicSync:
                 log.info("added partitions to target topic %s: now %d, as on the source", topic, topics[topic])
             except KafkaException as exc:
                 self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
+            except (FutureTimeout, RuntimeError) as exc:  # as in _create
+                log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
+                            _unanswered(exc))
         return grown
 
     def _configs(self, topic: str) -> dict[str, str]:
