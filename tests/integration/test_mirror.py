@@ -454,7 +454,15 @@ def test_a_commit_sent_without_waiting_is_answered_inside_consume_and_a_waited_o
             consumer.consume(10, 0.2)
 
     try:
-        consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+        deadline = time.monotonic() + 30
+        while True:  # the group coordinator learns of the topic just made a moment later (CI: UNKNOWN_TOPIC_OR_PART)
+            try:
+                consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+                break
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         answered(timeout=2.0)
         assert answers == []
         consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=True)
