@@ -44,7 +44,7 @@ class ThroughputRun:
     stop_s: float  # SIGTERM to exit: a tool's clean shutdown
     trace_s: float  # reading the target back
     # Over the same window: the lab's six brokers' CPU per GB, and how busy the whole machine was (1.0: every core),
-    # so that a row shows what is left for any tool when the brokers' share is counted (issue 13, item 1).
+    # so that a row shows where the machine's CPU went besides the tool (issue 13, item 1).
     brokers_cpu_s_per_gb: float | None = None
     machine_busy: float | None = None
     idle_busy: float | None = None  # the machine's busy share in the IDLE_S before the tool started

@@ -42,7 +42,7 @@ from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
 from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import UNASSIGNED
 from kafka_mirror.record_size import one_record_batch
-from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts
+from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts, unanswered
 from kafka_mirror.transactions import position_record, read_positions, transactional_id
 
 log = logging.getLogger("kafka_mirror.mirror")
@@ -1032,9 +1032,9 @@ class Stream:
         future's result(timeout) raises TimeoutError, not a KafkaException)."""
         try:
             return read()
-        except (KafkaException, FutureTimeout, TimeoutError) as exc:
+        except (KafkaException, FutureTimeout) as exc:
             conf = self.config.consumer if side == "source" else self.config.producer
-            why = exc.args[0].str() if isinstance(exc, KafkaException) else f"no answer within {TIMEOUT_S:.0f}s"
+            why = exc.args[0].str() if isinstance(exc, KafkaException) else unanswered(exc)
             raise MirrorError(f"cannot read the {side} cluster's metadata from bootstrap.servers="
                               f"{conf.get('bootstrap.servers')}: {why}; check that its brokers are up "
                               "and reachable from this host, and its security settings") from None

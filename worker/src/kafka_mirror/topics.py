@@ -129,7 +129,7 @@ def default_replication_factor(admin: AdminClient) -> int:
     return int(entry.value) if entry is not None and str(entry.value).isdigit() else -1
 
 
-def _unanswered(exc: Exception) -> str:
+def unanswered(exc: Exception) -> str:
     """A request that got no answer in time (a future's TimeoutError) or failed in the client (a RuntimeError from its
     future map, confluent-kafka admin/__init__.py), in words."""
     return f"no answer within {TIMEOUT_S:.0f}s" if isinstance(exc, FutureTimeout) else f"the client failed: {exc}"
@@ -253,7 +253,7 @@ class TopicSync:
                     self._report(exc.args[0], topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
             except (FutureTimeout, RuntimeError) as exc:  # no answer, or the client's own: the next refresh tries
-                log.warning("creating target topic %s: %s; the next refresh tries again", topic, _unanswered(exc))
+                log.warning("creating target topic %s: %s; the next refresh tries again", topic, unanswered(exc))
                 continue
             created[topic] = n
         return created
@@ -289,7 +289,7 @@ class TopicSync:
                 self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
             except (FutureTimeout, RuntimeError) as exc:  # as in _create
                 log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
-                            _unanswered(exc))
+                            unanswered(exc))
         return grown
 
     def _configs(self, topic: str) -> dict[str, str]:
