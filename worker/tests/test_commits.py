@@ -195,6 +195,30 @@ def test_acknowledged_records_are_committed_at_the_offset_after_them(tmp_path):
     assert s.consumer.commits == [{("a", 0): 100}]
 
 
+def test_a_batch_that_comes_back_to_a_partition_commits_its_newest_offset_and_counts_every_record(tmp_path):
+    """The loop writes a partition's offset and a topic's counts when the run of records changes: a batch that
+    leaves a partition and comes back to it, and ends on another, loses none of them."""
+    counted: dict[tuple[str, str], float] = {}
+
+    class Counting:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def labels(self, topic: str):
+            return SimpleNamespace(inc=lambda n=1: counted.update({(self.name, topic):
+                                                                    counted.get((self.name, topic), 0) + n}))
+
+    s = stream(tmp_path)
+    s.metrics = Metrics()
+    s.metrics.records, s.metrics.bytes = Counting("records"), Counting("bytes")
+    mirror(s, records("a", 0, range(0, 10)) + records("b", 0, range(0, 5), size=20) + records("a", 0, range(10, 20))
+           + records("a", 1, range(0, 3)))
+    mirror(s, records("b", 0, range(5, 7), size=20))
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 20, ("a", 1): 3, ("b", 0): 7}]
+    assert counted == {("records", "a"): 23, ("bytes", "a"): 230, ("records", "b"): 7, ("bytes", "b"): 140}
+
+
 def test_abort_then_close_never_commits_past_the_failed_records(tmp_path):
     """The reported loss: abort.on.send.failure=true raised, then close() -> revoke committed them anyway."""
     s = stream(tmp_path)

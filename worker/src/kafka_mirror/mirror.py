@@ -361,43 +361,55 @@ class Stream:
         batches: dict[tuple[str, int], Batch] = {}  # offset map: per kept partition, what this batch hands over
         unmapped = self._delivered  # offset map: a record placed by key reports outside it
         origin, looped = self.origin, {}
-        # What is looked up per topic or per partition is looked up when the record's topic or partition differs
-        # from the one before: a batch holds long runs of one partition (a fetch response each).
+        # What is looked up or counted per topic or per partition is done when the record's topic or partition
+        # differs from the one before: a batch holds long runs of one partition (a fetch response each). Per record,
+        # only locals are written (bench/loop_profile.py: a dict store keyed by a tuple costs a hash each time).
         run_topic, run_partition, limit, near, counts, run = None, -1, 0, None, [0, 0], ("", -1)
+        target, last, n, nbytes = -1, -1, 0, 0  # the run's target partition, newest offset; the topic's counts
+        b: Batch | None = None  # offset map: the run's partition's Batch
+        large = LARGE_RECORD
         sent = 0
         for m in messages:
             if m.error() is not None:
                 self._consumer_error(m.error())
                 continue
-            topic, partition, offset, size = m.topic(), m.partition(), m.offset(), len(m)
+            topic = m.topic()
+            partition = m.partition()
             if partition != run_partition or topic != run_topic:
+                if run_partition >= 0:
+                    latest[run] = last
                 if topic != run_topic:
+                    counts[0] += n
+                    counts[1] += nbytes
+                    n = nbytes = 0
                     limit, near = limits.get(topic, 0), near_max.get(topic)
                     counts = handed.get(topic)
                     if counts is None:
                         counts = handed[topic] = [0, 0]
                 run_topic, run_partition, run = topic, partition, (topic, partition)
-            if partition < limit:
-                target = partition
-            else:  # the producer chooses: a failure report then cannot name the source partition
-                target = UNASSIGNED
-                self.hashed.add(topic)
+                b = batches.get(run) if mapped else None
+                if partition < limit:
+                    target = partition
+                else:  # the producer chooses: a failure report then cannot name the source partition
+                    target = UNASSIGNED
+                    self.hashed.add(topic)
+            offset = m.offset()
+            size = len(m)
             ts_type, ts = m.timestamp()
             key, value, headers = m.key(), m.value(), m.headers()
             if origin is not None:
                 first = _origin_of(headers)
                 if first == origin[1]:  # first written to the target: sent back, it would loop (active-active)
-                    latest[run] = offset  # nothing to acknowledge: committed with its neighbours
+                    last = offset  # nothing to acknowledge: committed with its neighbours
                     looped[topic] = looped.get(topic, 0) + 1
                     continue
                 if first is None:
                     headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
-            report = None if size < LARGE_RECORD else \
+            report = None if size < large else \
                 partial(self._delivered_at, partition, offset, target == partition)
             if mapped and target == partition:  # the map: count the records and note the source's gaps
-                b = batches.get(run)
                 if b is None:
-                    batches[run] = Batch(offset, offset, 1)
+                    b = batches[run] = Batch(offset, offset, 1)
                 else:
                     if offset != b.last + 1:
                         if b.gaps is None:
@@ -437,14 +449,20 @@ class Stream:
                     err = exc.args[0]
                     if err.fatal() or err.code() == KafkaError._FATAL:
                         self._fatal(err)
+                        counts[0] += n
+                        counts[1] += nbytes
                         return
                     reports.append(Report(err.name(), err.str(), topic, partition, offset, size))
                     break
-            latest[run] = offset
-            counts[0] += 1
-            counts[1] += size
-        for topic, n in looped.items():
-            self.metrics.looped.labels(topic).inc(n)
+            last = offset
+            n += 1
+            nbytes += size
+        if run_partition >= 0:
+            latest[run] = last
+        counts[0] += n
+        counts[1] += nbytes
+        for topic, k in looped.items():
+            self.metrics.looped.labels(topic).inc(k)
         if batches:
             self.offset_map.handed(batches)
         if sent:  # before a cut below, which forgets these with the rest of the queue
