@@ -1,6 +1,6 @@
 """Where kafka-mirror's per-record Python time goes (issue 13, item 3), without brokers.
 
-Usage: .venv/bin/python bench/loop_profile.py [--records 200000] [--rounds 5]
+Usage: .venv/bin/python bench/loop_profile.py [--records 200000] [--rounds 5] [--run 1000]
 
 The stream's loop (Stream._pass) runs over real confluent_kafka Message objects of 100 B handed to it by a stand-in
 consumer, into a real librdkafka producer whose broker never answers (records queue up in librdkafka; its sending
@@ -58,11 +58,12 @@ class Counters:
         return self
 
 
-def records(n: int) -> list[list[Message]]:
+def records(n: int, run: int) -> list[list[Message]]:
+    """Batches of BATCH records, `run` records of one partition after another (a fetch response holds a run)."""
     offsets = [0] * PARTITIONS
     out, batch = [], []
     for i in range(n):
-        p = i % PARTITIONS
+        p = i // run % PARTITIONS
         batch.append(Message(topic="a", partition=p, offset=offsets[p], key=None, value=b"v" * 100,
                              timestamp=(1, 1_700_000_000_000)))
         offsets[p] += 1
@@ -131,13 +132,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--records", type=int, default=200_000)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--run", type=int, default=1000,
+                   help="records of one partition in a row (1: every record another partition's, the worst case)")
     args = p.parse_args()
     n = args.records
     parts = {"loop, map off": lambda b: loop(b, False, n), "loop, map on": lambda b: loop(b, True, n),
              "produce() alone": lambda b: produce_only(b, n), "Message accessors alone": lambda b: accessors(b, n),
              "delivery callback, map off": lambda b: callbacks(b, False, n),
              "delivery callback, map on": lambda b: callbacks(b, True, n)}
-    best = {name: min(measure(records(n)) for _ in range(args.rounds)) for name, measure in parts.items()}
+    best = {name: min(measure(records(n, args.run)) for _ in range(args.rounds)) for name, measure in parts.items()}
     for name, ns in best.items():
         print(f"{name:30} {ns:7.0f} ns/record")
     own = best["loop, map off"] - best["produce() alone"] - best["Message accessors alone"]
