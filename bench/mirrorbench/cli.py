@@ -10,6 +10,7 @@ import argparse
 import datetime
 import json
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from mirrorbench import clusters, machine, report
 from mirrorbench.ceiling import ceilings
 from mirrorbench.clusters import BenchError
 from mirrorbench.runs import latency, throughput
-from mirrorbench.tools import TOOLS, OverSaslSsl
+from mirrorbench.tools import TOOLS, KafkaMirror, OverSaslSsl
 from mirrorbench.workloads import FULL, ID, QUICK
 
 HERE = Path(__file__).resolve().parent.parent
@@ -27,6 +28,16 @@ HERE = Path(__file__).resolve().parent.parent
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def baseline(source: Path) -> KafkaMirror:
+    """kafka-mirror from another checkout's worker/src, named by its commit (and 'modified' when its tree is)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=30)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    rev = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = " modified" if git("status", "--porcelain", "--", ".") else ""
+    return KafkaMirror(f"kafka-mirror at {rev}{dirty}", source=source.resolve())
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -50,6 +61,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--secure", action="store_true",
                    help="each tool also over SASL_SSL (TLS and SCRAM-SHA-512 on both clusters), alternating with its "
                         "PLAINTEXT runs: needs the secure lab (KAFKA_LAB_HOME=... kafka-lab up --secure)")
+    p.add_argument("--baseline", type=Path, metavar="SRC",
+                   help="another checkout's worker/src (e.g. a git worktree at an earlier commit): kafka-mirror from "
+                        "it runs as one more tool, 'kafka-mirror at REV', beside today's, for an A/B of a code change")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-ceiling", action="store_true")
     p.add_argument("--report-only", action="store_true",
@@ -65,6 +79,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         p.error("--latency-parallelism: at least 1")
     if args.latency_value_size < ID.size:
         p.error(f"--latency-value-size: at least {ID.size} (the record's identity)")
+    if args.baseline is not None and not (args.baseline / "kafka_mirror" / "__init__.py").is_file():
+        p.error(f"--baseline {args.baseline}: no kafka_mirror package there (give a checkout's worker/src)")
     unknown = set(args.tools.split(",")) - TOOLS.keys()
     if unknown:
         p.error(f"unknown tool(s) {', '.join(sorted(unknown))}: choose from {', '.join(TOOLS)}")
@@ -108,6 +124,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     runtime = locate()
     workloads = [w for w in (*FULL, QUICK) if w.topic in args.workloads.split(",")]
     tools = [TOOLS[t] for t in args.tools.split(",")]
+    if args.baseline is not None:
+        tools.append(baseline(args.baseline))
     if args.secure:
         if lab.secure is None:
             raise BenchError(f"--secure needs a secure lab, and the one in {lab.home} is not: KAFKA_LAB_HOME="

@@ -64,6 +64,34 @@ def breakdown_rows(spent: list[dict | None]) -> list[str]:
     return rows
 
 
+def same_round_rows(runs: list[dict], rate_key: str) -> list[str]:
+    """kafka-mirror's p50 and p99 against each other tool's of the same round: the lab's latencies drift between
+    rounds by as much as the tools differ, and a round's drift moves every tool of it."""
+    def of(tool: str) -> dict[int, dict]:
+        return {r["round"]: r for r in runs
+                if r["tool"] == tool and f"{r['rate']:.0f}" == rate_key and "round" in r and "p50" in r}
+    mine = of(KM)
+    rows: list[str] = []
+    for tool in tool_order({r["tool"] for r in runs} - {KM}):
+        theirs = of(tool)
+        common = sorted(set(mine) & set(theirs))
+        if len(common) < 2:
+            continue
+        cells = []
+        for q in ("p50", "p99"):
+            pairs = [(mine[k][q], theirs[k][q]) for k in common]
+            ratios = [a / b for a, b in pairs if b]
+            ratio = f"{Spread.of(ratios).median:.2f}x" if ratios else "-"
+            cells.append(f"{sum(a < b for a, b in pairs)} of {len(pairs)} | {ratio}")
+        per_round = ", ".join(f"{mine[k]['p50']:,.0f}/{theirs[k]['p50']:,.0f}" for k in common)
+        rows.append(f"| {tool} | {cells[0]} | {cells[1]} | {per_round} |")
+    if not rows:
+        return []
+    return ["", "Round by round (each tool against kafka-mirror in the same round, the median of the rounds' ratios):",
+            "", "| tool | rounds kafka-mirror's p50 lower | p50 kafka-mirror / tool | rounds its p99 lower | "
+            "p99 kafka-mirror / tool | p50 per round, kafka-mirror / tool ms |", "|---|---|---|---|---|---|", *rows]
+
+
 def latency_rate(throughput: list[dict]) -> float:
     """Half the slowest tool's median 100-byte rate at parallelism 1 (the issue's steady rate)."""
     by_tool = cells(throughput).get(("100 B", 1))
@@ -250,6 +278,7 @@ def markdown(results: dict, chart: str) -> str:
                 ratio = _ratio(pooled[KM]["p99"], p["p99"]) if KM in pooled and tool != KM else ""
                 out.append(f"| {tool} | {p['p50']:,.0f} | {p['p99']:,.0f} | {p['p999']:,.0f} | "
                            f"{min(per_round):,.0f}-{max(per_round):,.0f} | {p['samples']:,} | {ratio} |")
+            out += same_round_rows(results["latency"], rate_key)
             out += breakdown_rows([r.get("breakdown") for r in results["latency"]
                                    if r["tool"] == KM and f"{r['rate']:.0f}" == rate_key])
     if results.get("ceiling"):

@@ -286,6 +286,33 @@ def test_tuned_peers_get_the_settings_where_each_tool_reads_them(tmp_path):
     assert "batch.size" not in (tmp_path / "producer.properties").read_text()
 
 
+def test_a_baseline_checkout_runs_as_one_more_tool_named_by_its_commit_and_imported_before_todays(tmp_path, capsys):
+    from mirrorbench.tools import Job
+
+    src = tmp_path / "worker" / "src"
+    (src / "kafka_mirror").mkdir(parents=True)
+    (src / "kafka_mirror" / "__init__.py").write_text("BASELINE = True\n")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    tool = cli.baseline(src)
+    assert tool.name == f"kafka-mirror at {rev}"
+    (src / "kafka_mirror" / "__init__.py").write_text("BASELINE = 'edited'\n")
+    assert cli.baseline(src).name == f"kafka-mirror at {rev} modified"
+    job = Job(workdir=tmp_path, primary="p:9092", secondary="s:9092", topic="t", parallelism=1, run_id="r")
+    launch = tool.launch(job, None)
+    assert launch.env["PYTHONPATH"] == str(src.resolve())
+    # the bench's interpreter has today's kafka_mirror installed (editable): the baseline's path must come first
+    imported = subprocess.run([sys.executable, "-c", "import kafka_mirror; print(kafka_mirror.BASELINE)"],
+                              env={**os.environ, **launch.env}, capture_output=True, text=True)
+    assert imported.stdout.strip() == "edited"
+    with pytest.raises(SystemExit):
+        cli.parse(["--baseline", str(tmp_path)])  # the checkout, not its worker/src
+    assert "no kafka_mirror package there (give a checkout's worker/src)" in capsys.readouterr().err
+
+
 def test_the_best_peer_of_a_row_is_the_fastest_mirrormaker_configuration():
     runs = [_run(report.KM, 1, 300.0, 1.0), _run(report.MM2, 1, 100.0, 1.0), _run(report.MM2_TUNED, 1, 250.0, 1.0),
             _run(report.MM1_TUNED, 1, 150.0, 1.0)]
@@ -373,6 +400,22 @@ def test_a_variant_run_for_an_a_b_gets_its_latency_row_after_the_tools():
     rows = [line for line in md.splitlines() if line.startswith(f"| {variant} | 35 | 250 | 350 |")]
     assert len(rows) == 1 and rows[0].endswith("| 1.20x |")  # kafka-mirror's p99 300 against 250
     assert md.index(f"| {report.MM2} | 150 |") < md.index(rows[0])
+
+
+def test_latency_is_also_compared_round_by_round_where_each_tool_ran_in_each_round():
+    def run(tool, rnd, p50, p99, rate=30.0):
+        return {"tool": tool, "round": rnd, "rate": rate, "p50": p50, "p99": p99}
+    runs = [run(report.KM, 1, 40, 300), run(report.MM1, 1, 30, 330), run(report.KM, 2, 90, 500),
+            run(report.MM1, 2, 100, 400), run(report.KM, 3, 50, 300), run(report.MM1, 3, 45, 200),
+            run(report.MM2, 1, 80, 900),  # one round only: no pair to speak of
+            run(report.MM1, 4, 1, 1), run(report.KM, 1, 1, 1, rate=60.0)]  # no partner; another rate
+    rows = report.same_round_rows(runs, "30")
+    # p50: lower in round 2 only; ratios 1.33, 0.90, 1.11 -> median 1.11. p99: lower in round 1; 0.91, 1.25, 1.5
+    assert rows[-1] == f"| {report.MM1} | 1 of 3 | 1.11x | 1 of 3 | 1.25x | 40/30, 90/100, 50/45 |"
+    assert not any(report.MM2 in r for r in rows)
+    assert report.same_round_rows(runs, "60") == []
+    old = [{k: v for k, v in r.items() if k != "round"} for r in runs]  # results from before rounds were kept
+    assert report.same_round_rows(old, "30") == []
 
 
 def test_earlier_runs_that_are_not_a_results_file_say_so_without_a_traceback(tmp_path, capsys):
