@@ -1,6 +1,6 @@
 """Where kafka-mirror's per-record Python time goes (issue 13, item 3), without brokers.
 
-Usage: .venv/bin/python bench/loop_profile.py [--records 200000] [--rounds 5] [--run 1000]
+Usage: .venv/bin/python bench/loop_profile.py [--records 200000] [--rounds 5] [--run 1000] [--keys-headers]
 
 The stream's loop (Stream._pass) runs over real confluent_kafka Message objects of 100 B handed to it by a stand-in
 consumer, into a real librdkafka producer whose broker never answers (records queue up in librdkafka; its sending
@@ -58,13 +58,15 @@ class Counters:
         return self
 
 
-def records(n: int, run: int) -> list[list[Message]]:
-    """Batches of BATCH records, `run` records of one partition after another (a fetch response holds a run)."""
+def records(n: int, run: int, keyed: bool = False) -> list[list[Message]]:
+    """Batches of BATCH records, `run` records of one partition after another (a fetch response holds a run);
+    `keyed`: as mirrorbench's keys+headers workload, a 16-byte key and 3 headers."""
     offsets = [0] * PARTITIONS
     out, batch = [], []
+    key, headers = (b"k" * 16, [("h1", b"x" * 10), ("h2", b"y" * 10), ("h3", b"z" * 10)]) if keyed else (None, None)
     for i in range(n):
         p = i // run % PARTITIONS
-        batch.append(Message(topic="a", partition=p, offset=offsets[p], key=None, value=b"v" * 100,
+        batch.append(Message(topic="a", partition=p, offset=offsets[p], key=key, value=b"v" * 100, headers=headers,
                              timestamp=(1, 1_700_000_000_000)))
         offsets[p] += 1
         if len(batch) == BATCH:
@@ -104,12 +106,14 @@ def loop(batches: list[list[Message]], mapped: bool, n: int) -> float:
 
 def produce_only(batches: list[list[Message]], n: int) -> float:
     p = producer()
+    # what the loop passes, taken from the records beforehand: the accessors are timed on their own
+    args = [[(m.value(), m.key(), m.partition(), m.headers()) for m in batch] for batch in batches]
 
     def work() -> None:
         produce = p.produce
-        for batch in batches:
-            for m in batch:
-                produce("a", m.value(), m.key(), m.partition(), None, None, 1_700_000_000_000, None)  # as the loop calls it
+        for batch in args:
+            for value, key, partition, headers in batch:
+                produce("a", value, key, partition, None, None, 1_700_000_000_000, headers)  # as the loop calls it
     return cpu_ns(work, n)
 
 
@@ -132,6 +136,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--records", type=int, default=200_000)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--keys-headers", action="store_true", help="records with a 16-byte key and 3 headers")
     p.add_argument("--run", type=int, default=1000,
                    help="records of one partition in a row (1: every record another partition's, the worst case)")
     args = p.parse_args()
@@ -140,7 +145,7 @@ def main() -> None:
              "produce() alone": lambda b: produce_only(b, n), "Message accessors alone": lambda b: accessors(b, n),
              "delivery callback, map off": lambda b: callbacks(b, False, n),
              "delivery callback, map on": lambda b: callbacks(b, True, n)}
-    best = {name: min(measure(records(n, args.run)) for _ in range(args.rounds)) for name, measure in parts.items()}
+    best = {name: min(measure(records(n, args.run, args.keys_headers)) for _ in range(args.rounds)) for name, measure in parts.items()}
     for name, ns in best.items():
         print(f"{name:30} {ns:7.0f} ns/record")
     own = best["loop, map off"] - best["produce() alone"] - best["Message accessors alone"]

@@ -35,6 +35,7 @@ public class Hop {
             p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
             p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
             p.put("linger.ms", a[6]);
+            if (a.length > 8) p.put("max.in.flight.requests.per.connection", a[8]);
             int rate = Integer.parseInt(a[5]);
             byte[] v = new byte[100];
             try (KafkaProducer<byte[], byte[]> pr = new KafkaProducer<>(p)) {
@@ -43,7 +44,7 @@ public class Hop {
                     long due = (System.nanoTime() - start) * rate / 1_000_000_000L;
                     while (sent < due) {
                         final long t0 = System.nanoTime();
-                        pr.send(new ProducerRecord<>(topic, (int) (sent % partitions), null, v), (md, ex) -> lat.add((System.nanoTime() - t0) / 1_000_000));
+                        pr.send(a.length > 7 && a[7].equals("sticky") ? new ProducerRecord<>(topic, null, v) : new ProducerRecord<>(topic, (int) (sent % partitions), null, v), (md, ex) -> lat.add((System.nanoTime() - t0) / 1_000_000));
                         sent++;
                     }
                     Thread.sleep(10);

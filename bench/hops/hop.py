@@ -24,15 +24,22 @@ if mode == "consume":
     pct(lat, f"librdkafka consume {extra}")
 else:
     rate, linger = int(sys.argv[6]), sys.argv[7]
-    p = Producer({**PRODUCER_DEFAULTS, **PRODUCER_FIXED, "bootstrap.servers": bootstrap, "linger.ms": linger})
+    sticky = len(sys.argv) > 8 and sys.argv[8] == "sticky"
+    # sticky: null-key records stay on one random partition for 100 ms (about where Java's built-in partitioner
+    # moves on at this rate: after batch.size, 16 KiB, of records)
+    p = Producer({**PRODUCER_DEFAULTS, **PRODUCER_FIXED, "bootstrap.servers": bootstrap, "linger.ms": linger,
+                  **({"sticky.partitioning.linger.ms": 100} if sticky else {})})
     v = bytes(100); start = time.monotonic(); sent = 0
     while time.time() < end:
         due = int((time.monotonic() - start) * rate)
         while sent < due:
             t0 = time.monotonic()
-            p.produce(topic, v, None, sent % partitions, lambda e, m, t0=t0: lat.append((time.monotonic() - t0) * 1000))
+            p.produce(topic, v, None, -1 if sticky else sent % partitions, lambda e, m, t0=t0: lat.append((time.monotonic() - t0) * 1000))
             sent += 1
-        p.poll(0)
-        time.sleep(0.01)
+        # poll, not sleep, for the tick: a delivery callback runs inside poll(), so a sleep would add up to 10 ms to
+        # each acknowledgement (Java's callbacks run on its I/O thread at once)
+        tick = time.monotonic() + 0.01
+        while (left := tick - time.monotonic()) > 0:
+            p.poll(left)
     p.flush(30)
-    pct(lat, f"librdkafka produce linger={linger}")
+    pct(lat, f"librdkafka produce linger={linger} {'sticky' if sticky else 'explicit'}")

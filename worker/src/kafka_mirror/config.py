@@ -24,8 +24,9 @@ PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
 # thresholds; its default (1000) left a stream idle 56% of the time waiting for records (bench/RESULTS.md, py-spy).
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "partition.assignment.strategy": "cooperative-sticky",
                      "fetch.min.bytes": "1", "queued.max.messages.kbytes": "65536", "fetch.queue.backoff.ms": "10"}
-# linger.ms 20: librdkafka's own default (5) measured no higher throughput at 100 B, and a higher p50 at 1,000 and
-# 10,000 records/s (bench/results/linger-quick, latency-ab, linger-ab2; bench/README.md, issue 13).
+# linger.ms 20: librdkafka's own default (5) measured no higher throughput at 100 B, and 5 and 0 a higher p50 at
+# 1,000 and 10,000 records/s, 0 in every one of 6 rounds (bench/results/linger-quick, latency-ab, linger-ab2,
+# linger0-ab; bench/README.md, issue 13).
 # message.max.bytes: librdkafka's default (1,000,000) refuses records that MirrorMaker's Java producer
 # (max.request.size 1,048,576) and a default broker (message.max.bytes 1,048,588) accept.
 PRODUCER_DEFAULTS = {"linger.ms": "20", "batch.size": "1000000", "partitioner": "murmur2_random",
