@@ -219,6 +219,28 @@ def test_a_batch_that_comes_back_to_a_partition_commits_its_newest_offset_and_co
     assert counted == {("records", "a"): 23, ("bytes", "a"): 230, ("records", "b"): 7, ("bytes", "b"): 140}
 
 
+def test_records_handed_over_before_an_error_leaves_the_loop_are_still_counted(tmp_path):
+    """The counts live in locals during a pass: an exception out of the producer (here a non-fatal one, raised by the
+    poll that serves a full queue) must not lose the records already handed over (review of 1735e48)."""
+    s = stream(tmp_path)
+    real, calls = s.producer.produce, []
+
+    def produce(*args):
+        calls.append(args)
+        if len(calls) == 6:
+            raise BufferError()
+        return real(*args)
+
+    def poll(timeout: float = 0) -> int:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    s.producer.produce, s.producer.poll = produce, poll
+    s.consumer.batches.append(records("a", 0, range(10)))
+    with pytest.raises(KafkaException):
+        s._pass()
+    assert s.handed == {"a": [5, 50]} and len(s.producer.queue) == 5
+
+
 def test_abort_then_close_never_commits_past_the_failed_records(tmp_path):
     """The reported loss: abort.on.send.failure=true raised, then close() -> revoke committed them anyway."""
     s = stream(tmp_path)

@@ -369,98 +369,99 @@ class Stream:
         b: Batch | None = None  # offset map: the run's partition's Batch
         large = LARGE_RECORD
         sent = 0
-        for m in messages:
-            if m.error() is not None:
-                self._consumer_error(m.error())
-                continue
-            topic = m.topic()
-            partition = m.partition()
-            if partition != run_partition or topic != run_topic:
-                if run_partition >= 0:
-                    latest[run] = last
-                if topic != run_topic:
-                    counts[0] += n
-                    counts[1] += nbytes
-                    n = nbytes = 0
-                    limit, near = limits.get(topic, 0), near_max.get(topic)
-                    counts = handed.get(topic)
-                    if counts is None:
-                        counts = handed[topic] = [0, 0]
-                run_topic, run_partition, run = topic, partition, (topic, partition)
-                b = batches.get(run) if mapped else None
-                if partition < limit:
-                    target = partition
-                else:  # the producer chooses: a failure report then cannot name the source partition
-                    target = UNASSIGNED
-                    self.hashed.add(topic)
-            offset = m.offset()
-            size = len(m)
-            ts_type, ts = m.timestamp()
-            key, value, headers = m.key(), m.value(), m.headers()
-            if origin is not None:
-                first = _origin_of(headers)
-                if first == origin[1]:  # first written to the target: sent back, it would loop (active-active)
-                    last = offset  # nothing to acknowledge: committed with its neighbours
-                    looped[topic] = looped.get(topic, 0) + 1
+        try:
+            for m in messages:
+                if m.error() is not None:
+                    self._consumer_error(m.error())
                     continue
-                if first is None:
-                    headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
-            report = None if size < large else \
-                partial(self._delivered_at, partition, offset, target == partition)
-            if mapped and target == partition:  # the map: count the records and note the source's gaps
-                if b is None:
-                    b = batches[run] = Batch(offset, offset, 1)
-                else:
-                    if offset != b.last + 1:
-                        if b.gaps is None:
-                            b.gaps = []
-                        b.gaps.append((b.last, offset))
-                    b.last = offset
-                    b.count += 1
-            elif mapped:  # placed by key: on the target it is another writer's record, between the kept ones
-                report = report or unmapped
-                if run in self.offset_map.partitions:
-                    # The target shows fewer partitions now: the map must not claim these offsets held no record,
-                    # so the partition's next kept record starts over.
-                    batches.pop(run, None)
-                    self.offset_map.reset([run])
-            while True:
-                if holding or reports:  # a record failed: none after it may land before it is mirrored again
-                    reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset, size))
-                    break
-                if near is not None and size + len(key or b"") > near and \
-                        (weight := one_record_batch(key, value, headers)) > self.max_bytes[topic]:
-                    # Never handed over: no later record of the partition is in flight to land before it.
-                    reports.append(Report("MSG_SIZE_TOO_LARGE", f"a batch of it alone is {weight} bytes, above the "
-                                          f"target topic's max.message.bytes ({self.max_bytes[topic]}); not sent",
-                                          topic, partition, offset, size))
-                    break
-                try:
-                    # Positional: keyword parsing costs about 500 ns per record (bench/loop_profile.py). The order
-                    # is Producer_produce's kws (confluent-kafka-python src/confluent_kafka/src/Producer.c): topic,
-                    # value, key, partition, callback (None: the producer's on_delivery), on_delivery, timestamp,
-                    # headers.
-                    produce(topic, value, key, target, report, None, ts if ts_type else 0, headers)
-                    sent += 1
-                    break
-                except BufferError:  # the producer queue is full: serve deliveries, then retry this record
-                    self._serve(poll, 0.05)
-                except KafkaException as exc:  # refused before sending, e.g. larger than message.max.bytes
-                    err = exc.args[0]
-                    if err.fatal() or err.code() == KafkaError._FATAL:
-                        self._fatal(err)
+                topic = m.topic()
+                partition = m.partition()
+                if partition != run_partition or topic != run_topic:
+                    if run_partition >= 0:
+                        latest[run] = last
+                    if topic != run_topic:
                         counts[0] += n
                         counts[1] += nbytes
-                        return
-                    reports.append(Report(err.name(), err.str(), topic, partition, offset, size))
-                    break
-            last = offset
-            n += 1
-            nbytes += size
+                        n = nbytes = 0
+                        limit, near = limits.get(topic, 0), near_max.get(topic)
+                        counts = handed.get(topic)
+                        if counts is None:
+                            counts = handed[topic] = [0, 0]
+                    run_topic, run_partition, run = topic, partition, (topic, partition)
+                    b = batches.get(run) if mapped else None
+                    if partition < limit:
+                        target = partition
+                    else:  # the producer chooses: a failure report then cannot name the source partition
+                        target = UNASSIGNED
+                        self.hashed.add(topic)
+                offset = m.offset()
+                size = len(m)
+                ts_type, ts = m.timestamp()
+                key, value, headers = m.key(), m.value(), m.headers()
+                if origin is not None:
+                    first = _origin_of(headers)
+                    if first == origin[1]:  # first written to the target: sent back, it would loop (active-active)
+                        last = offset  # nothing to acknowledge: committed with its neighbours
+                        looped[topic] = looped.get(topic, 0) + 1
+                        continue
+                    if first is None:
+                        headers = [*(headers or ()), (ORIGIN_HEADER, origin[0])]
+                report = None if size < large else \
+                    partial(self._delivered_at, partition, offset, target == partition)
+                if mapped and target == partition:  # the map: count the records and note the source's gaps
+                    if b is None:
+                        b = batches[run] = Batch(offset, offset, 1)
+                    else:
+                        if offset != b.last + 1:
+                            if b.gaps is None:
+                                b.gaps = []
+                            b.gaps.append((b.last, offset))
+                        b.last = offset
+                        b.count += 1
+                elif mapped:  # placed by key: on the target it is another writer's record, between the kept ones
+                    report = report or unmapped
+                    if run in self.offset_map.partitions:
+                        # The target shows fewer partitions now: the map must not claim these offsets held no record,
+                        # so the partition's next kept record starts over.
+                        batches.pop(run, None)
+                        self.offset_map.reset([run])
+                while True:
+                    if holding or reports:  # a record failed: none after it may land before it is mirrored again
+                        reports.append(Report(HELD, "held back after an earlier failure", topic, partition, offset,
+                                              size))
+                        break
+                    if near is not None and size + len(key or b"") > near and \
+                            (weight := one_record_batch(key, value, headers)) > self.max_bytes[topic]:
+                        # Never handed over: no later record of the partition is in flight to land before it.
+                        reports.append(Report("MSG_SIZE_TOO_LARGE", f"a batch of it alone is {weight} bytes, above the "
+                                              f"target topic's max.message.bytes ({self.max_bytes[topic]}); not sent",
+                                              topic, partition, offset, size))
+                        break
+                    try:
+                        # Positional: keyword parsing costs about 500 ns per record (bench/loop_profile.py). The order
+                        # is Producer_produce's kws (confluent-kafka-python src/confluent_kafka/src/Producer.c): topic,
+                        # value, key, partition, callback (None: the producer's on_delivery), on_delivery, timestamp,
+                        # headers.
+                        produce(topic, value, key, target, report, None, ts if ts_type else 0, headers)
+                        sent += 1
+                        break
+                    except BufferError:  # the producer queue is full: serve deliveries, then retry this record
+                        self._serve(poll, 0.05)
+                    except KafkaException as exc:  # refused before sending, e.g. larger than message.max.bytes
+                        err = exc.args[0]
+                        if err.fatal() or err.code() == KafkaError._FATAL:
+                            self._fatal(err)
+                            return
+                        reports.append(Report(err.name(), err.str(), topic, partition, offset, size))
+                        break
+                last = offset
+                n += 1
+                nbytes += size
+        finally:  # counted even when the loop is left early: what was handed over is acknowledged or reported
+            counts[0] += n
+            counts[1] += nbytes
         if run_partition >= 0:
             latest[run] = last
-        counts[0] += n
-        counts[1] += nbytes
         for topic, k in looped.items():
             self.metrics.looped.labels(topic).inc(k)
         if batches:
