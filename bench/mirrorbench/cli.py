@@ -33,7 +33,10 @@ def log(msg: str) -> None:
 def baseline(source: Path) -> KafkaMirror:
     """kafka-mirror from another checkout's worker/src, named by its commit (and 'modified' when its tree is)."""
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=30)
+        try:
+            done = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):  # no git here: the tool is named without its commit
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
     rev = git("rev-parse", "--short", "HEAD") or "?"
     dirty = " modified" if git("status", "--porcelain", "--", ".") else ""

@@ -82,13 +82,15 @@ def same_round_rows(runs: list[dict], rate_key: str) -> list[str]:
             pairs = [(mine[k][q], theirs[k][q]) for k in common]
             ratios = [a / b for a, b in pairs if b]
             ratio = f"{Spread.of(ratios).median:.2f}x" if ratios else "-"
-            cells.append(f"{sum(a < b for a, b in pairs)} of {len(pairs)} | {ratio}")
+            ties = sum(a == b for a, b in pairs)
+            tied = f", {ties} tied" if ties else ""
+            cells.append(f"{sum(a < b for a, b in pairs)} of {len(pairs)}{tied} | {ratio}")
         per_round = ", ".join(f"{mine[k]['p50']:,.0f}/{theirs[k]['p50']:,.0f}" for k in common)
         rows.append(f"| {tool} | {cells[0]} | {cells[1]} | {per_round} |")
     if not rows:
         return []
     return ["", "Round by round (each tool against kafka-mirror in the same round, the median of the rounds' ratios):",
-            "", "| tool | rounds kafka-mirror's p50 lower | p50 kafka-mirror / tool | rounds its p99 lower | "
+            "", "| tool | rounds kafka-mirror's p50 lower | p50 kafka-mirror / tool | rounds kafka-mirror's p99 lower | "
             "p99 kafka-mirror / tool | p50 per round, kafka-mirror / tool ms |", "|---|---|---|---|---|---|", *rows]
 
 
