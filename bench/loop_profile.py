@@ -145,7 +145,8 @@ def main() -> None:
              "produce() alone": lambda b: produce_only(b, n), "Message accessors alone": lambda b: accessors(b, n),
              "delivery callback, map off": lambda b: callbacks(b, False, n),
              "delivery callback, map on": lambda b: callbacks(b, True, n)}
-    best = {name: min(measure(records(n, args.run, args.keys_headers)) for _ in range(args.rounds)) for name, measure in parts.items()}
+    best = {name: min(measure(records(n, args.run, args.keys_headers)) for _ in range(args.rounds))
+            for name, measure in parts.items()}
     for name, ns in best.items():
         print(f"{name:30} {ns:7.0f} ns/record")
     own = best["loop, map off"] - best["produce() alone"] - best["Message accessors alone"]
