@@ -224,8 +224,9 @@ def test_200k_records_arrive_complete_ordered_and_faithful_and_sigterm_commits(c
     assert {tp.partition: tp.offset for tp in committed} == ends
 
 
-@pytest.mark.parametrize("membership", ["static", "dynamic"])
-def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
+@pytest.mark.parametrize("membership, partitioning", [("static", "source"), ("dynamic", "source"),
+                                                      ("static", "producer")])
+def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership, partitioning):
     source, target = clusters
     topic = f"crash-{uuid.uuid4().hex[:8]}"
     n = 100_000  # killed at a third of it; kill -9 under a steady stream is the fault suite's too
@@ -246,6 +247,9 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
     # without a rebalance. dynamic (the command line's default): the killed members expire, then the group
     # rebalances; the brokers' minimum session timeout keeps that short.
     args += ("--instance.id", f"w-{topic}") if membership == "static" else ()
+    # producer: every record placed by the producer's partitioner, so a failure names no source partition and the
+    # commits of a whole topic wait on it (offsets.py); the kill must lose nothing there either
+    args += ("--partitioning", partitioning)
     consumer = "" if membership == "static" else "session.timeout.ms=6000\n"
     mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
     wait_count(target, topic, n // 3, 120, mirror)
@@ -260,13 +264,29 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership):
         wait_caught_up(source, f"g-{topic}", topic, 180, again)
     finally:
         assert again.stop() == 0, again.output()[-3000:]
-    seqs = [int(dict(h)["seq"]) for records in read_all(target, topic).values() for _, _, h, _ in records]
+    mirrored = read_all(target, topic)
+    seqs = [int(dict(h)["seq"]) for records in mirrored.values() for _, _, h, _ in records]
     missing = set(range(n)) - set(seqs)
     duplicates = len(seqs) - len(set(seqs))
     print(f"\nkill -9 mid-stream: {len(missing)} missing, {duplicates} duplicates out of {n} records "
           f"({beyond_commit} were on the target beyond the last commit at the kill)")
     assert not missing
     assert duplicates <= beyond_commit  # duplicates are exactly what was in flight since the last commit
+    source_partition = {int(dict(h)["seq"]): p for p, records in read_all(source, topic).items()
+                        for _, _, h, _ in records}
+    moved = sum(1 for p, records in mirrored.items() for _, _, h, _ in records
+                if source_partition[int(dict(h)["seq"])] != p)
+    key_partitions: dict[bytes, set[int]] = {}
+    for p, records in mirrored.items():
+        for key, _, _, _ in records:
+            if key is not None:
+                key_partitions.setdefault(key, set()).add(p)
+    if partitioning == "source":
+        assert moved == 0
+    else:  # the source's producer hashes keys with crc32 (librdkafka's consistent_random), the mirror with murmur2
+        # (murmur2_random: confluentinc/librdkafka src/rdkafka_msg.c, rd_kafka_msg_partitioner_murmur2_random)
+        assert moved > n // 2
+        assert all(len(ps) == 1 for ps in key_partitions.values())  # a key's records, duplicates too, stay together
 
 
 def test_a_static_member_restarted_with_another_topic_mirrors_it(clusters, tmp_path):
@@ -385,21 +405,23 @@ class Trickle:
         return self.written
 
 
-def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(clusters, tmp_path):
+@pytest.mark.parametrize("partitioning", ["source", "producer"])
+def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(clusters, tmp_path, partitioning):
     """Issue 11 item 4: transactions on the target with the positions inside them; the worker killed -9 five times
     in a row mid-stream, each kill while a transaction of its is seen open, restarted each time as systemd would
     (same instance id). Relies on: init_transactions with the same transactional.id aborting the predecessor's open
     transaction (librdkafka master src/rdkafka.h, rd_kafka_init_transactions; apache/kafka 3.9
     TransactionCoordinator.scala, handleInitProducerId), and a read_committed fetch ending at the last stable
     offset, aborted records skipped (apache/kafka 3.9 Partition.scala, fetchOffsetForTimestamp's READ_COMMITTED
-    case; the fetch path's LSO)."""
+    case; the fetch path's LSO). With the producer placing records, the partitioner's choice joins the transaction
+    (librdkafka src/rdkafka_msg.c, rd_kafka_msg_partitioner: rd_kafka_txn_add_partition)."""
     source, target = clusters
     topic = f"eos-{uuid.uuid4().hex[:8]}"
     kills = 5
     create(source, topic)
     create(target, topic)
     args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "1000", "--exactly-once",
-            "--instance.id", f"w-{topic}")
+            "--instance.id", f"w-{topic}", "--partitioning", partitioning)
     trickle = Trickle(source, topic, 3000)
     high: dict[int, int] = {}
     try:

@@ -53,13 +53,32 @@ def test_synced_group_offsets_without_the_map_or_groups_stop_naming_what_to_set(
     assert "set mirror_worker_offset_map to true and name the groups in mirror_worker_sync_groups" in proc.stdout
 
 
+def test_producer_placement_with_the_offset_map_stops_naming_both_settings(tmp_path):
+    proc = preflight(tmp_path, mirror_worker_offset_map=True, mirror_worker_sync_groups=[],
+                     mirror_worker_sync_group_offsets=False, mirror_worker_partitioning="producer")
+    assert proc.returncode != 0
+    assert "mirror_worker_partitioning is producer, which places records where the producer's partitioner chooses, " \
+           "and mirror_worker_offset_map is true, which needs each record on its source partition: set " \
+           "mirror_worker_partitioning to source (the default), or mirror_worker_offset_map to false." \
+        in proc.stdout.replace("\\'", "'")
+
+
+@pytest.mark.parametrize("offset_map, partitioning", [(False, "producer"), (True, "source")])
+def test_producer_placement_without_the_map_or_the_map_with_source_placement_pass_that_check(tmp_path, offset_map,
+                                                                                             partitioning):
+    proc = preflight(tmp_path, mirror_worker_offset_map=offset_map, mirror_worker_sync_groups=[],
+                     mirror_worker_sync_group_offsets=False, mirror_worker_partitioning=partitioning)
+    assert "Check that the offset map has partitions to follow" in proc.stdout
+    assert "which places records where the producer's partitioner chooses" not in proc.stdout
+
+
 def both_ways(topics_back: list[str]) -> dict:
     forward = {"name": "ab", "primary": "a", "secondary": "b", "topics": [{"name": "orders"}, {"name": "audit"}]}
     back = {"name": "ba", "primary": "b", "secondary": "a", "topics": [{"name": t} for t in topics_back],
             "workers": ["w2"]}
     return {"_mirror_worker_pairs": [forward], "mirroring_pairs": [forward, back], "mirror_worker_sync_groups": [],
             "mirror_worker_offset_map": False, "mirror_worker_exactly_once": False,
-            "mirror_worker_sync_group_offsets": False}
+            "mirror_worker_sync_group_offsets": False, "mirror_worker_partitioning": "source"}
 
 
 def test_a_pair_mirrored_back_on_the_same_topic_without_provenance_stops_naming_both_pairs_and_the_fix(tmp_path):

@@ -147,6 +147,11 @@ def test_worker_yaml_and_overrides(tmp_path):
     assert load(["--config", str(tmp_path / "worker.yaml"), "--provenance", "true", "--sync.topic.configs",
                  "true"]).sync_topic_configs
     assert cfg.metrics_port is None and cfg.log_format == "json" and cfg.topics.exclude == "orders-tmp"
+    assert cfg.partitioning == "source"  # each record keeps its partition unless asked
+    assert load(["--config", str(tmp_path / "worker.yaml"), "--partitioning", "producer"]).partitioning == "producer"
+    (tmp_path / "worker.yaml").write_text((tmp_path / "worker.yaml").read_text() + "partitioning: producer\n")
+    assert load(["--config", str(tmp_path / "worker.yaml")]).partitioning == "producer"
+    assert load(["--config", str(tmp_path / "worker.yaml"), "--partitioning", "source"]).partitioning == "source"
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -191,6 +196,9 @@ def test_prefetch_is_never_paused_for_a_second_unless_asked(tmp_path):
     ({"log_format": "xml"}, "log_format must be one of plain, json"),
     ({"include": ["a", "b"]}, "no topics to mirror"),
     ({"consumer_config": ["/etc/c.properties"]}, "consumer_config must be the path of a consumer.properties"),
+    ({"partitioning": "sticky"}, "partitioning must be one of source, producer, not 'sticky'"),
+    ({"partitioning": True}, "partitioning must be one of source, producer, not True"),
+    ({"partitioning": "producer", "offset_map": True}, "the offset map needs partitioning: source"),
 ])
 def test_bad_worker_yaml_is_refused_before_anything_starts(tmp_path, change, says):
     settings = {"consumer": {"bootstrap.servers": "a:9092", "group.id": "g"},

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from kafka_mirror.metrics import Heartbeat, health, write_heartbeat
 from kafka_mirror.offsets import Failure, OffsetTracker
-from kafka_mirror.partitioning import UNASSIGNED, keeps_partition, target_partition
+from kafka_mirror.partitioning import partition_limits
 from kafka_mirror.topics import plan
 
 
@@ -87,9 +89,13 @@ def test_a_failure_placed_by_the_producer_goes_with_the_last_partition_of_its_to
         assert t.failures == [] and t.plan() == {("b", 0): 4}
 
 
-def test_partition_kept_only_when_the_target_has_enough():
-    assert keeps_partition(8, 8) and keeps_partition(8, 12) and not keeps_partition(8, 4)
-    assert target_partition(5, True) == 5 and target_partition(5, False) == UNASSIGNED
+def test_partition_kept_only_when_the_target_has_enough_and_never_when_the_producer_places_records():
+    source, target = {"a": 8, "b": 8, "c": 8}, {"a": 8, "b": 12, "c": 4}  # c: the target has fewer
+    assert partition_limits(source, target, "source") == {"a": 8, "b": 12, "c": 0}
+    assert partition_limits(source, {}, "source") == {"a": 0, "b": 0, "c": 0}  # not created yet
+    assert partition_limits(source, target, "producer") == {"a": 0, "b": 0, "c": 0}
+    with pytest.raises(ValueError, match="partitioning must be one of source, producer"):
+        partition_limits(source, target, "sticky")
 
 
 def test_topic_plan():

@@ -40,7 +40,7 @@ from kafka_mirror.metrics import Heartbeat, StreamMetrics, write_heartbeat
 from kafka_mirror.group_sync import GroupSync
 from kafka_mirror.offset_map import Batch, MapWriter, OffsetMap, ensure_topic
 from kafka_mirror.offsets import Failure, OffsetTracker
-from kafka_mirror.partitioning import UNASSIGNED
+from kafka_mirror.partitioning import UNASSIGNED, partition_limits
 from kafka_mirror.record_size import one_record_batch
 from kafka_mirror.topics import TIMEOUT_S, TopicSync, max_message_bytes, partition_counts, unanswered
 from kafka_mirror.transactions import position_record, read_positions, transactional_id
@@ -993,7 +993,7 @@ class Stream:
 
     def _apply_topics(self, read: TopicsRead) -> None:
         source, target = read.source, read.target
-        self.limits = {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
+        self.limits = partition_limits(source, target, self.config.partitioning)
         self.source_partitions = source
         if read.max_bytes is not None:
             self._weigh_limits(sorted(t for t in source if t in target), read.max_bytes)
