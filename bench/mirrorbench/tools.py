@@ -245,6 +245,12 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          # the producer's partitioner places every record, as MirrorMaker 1's (issue 13, item 2: the p50 at 1,000/s)
          "kafka-mirror-producer": KafkaMirror("kafka-mirror, --partitioning producer",
                                               options=("--partitioning", "producer")),
+         # the same, keyless records kept on a partition for two of the producer's lingers (librdkafka's default 10 ms
+         # is two of its own default linger.ms, 5; kafka-mirror lingers 20)
+         "kafka-mirror-producer-sticky40": KafkaMirror("kafka-mirror, --partitioning producer, "
+                                                       "sticky.partitioning.linger.ms=40",
+                                                       producer_extra="sticky.partitioning.linger.ms=40\n",
+                                                       options=("--partitioning", "producer")),
          # MirrorMaker 1's commit interval (its offset.commit.interval.ms default): a checkpoint's pause 12x rarer
          "kafka-mirror-commit60": KafkaMirror("kafka-mirror, --offset.commit.interval.ms 60000",
                                               options=("--offset.commit.interval.ms", "60000")),

@@ -286,18 +286,21 @@ def test_tuned_peers_get_the_settings_where_each_tool_reads_them(tmp_path):
     assert "batch.size" not in (tmp_path / "producer.properties").read_text()
 
 
-@pytest.mark.parametrize("key, option", [("kafka-mirror-producer", "--partitioning producer"),
-                                         ("kafka-mirror-commit60", "--offset.commit.interval.ms 60000")])
-def test_a_variants_options_reach_kafka_mirrors_command_line_and_kafka_mirror_takes_them(tmp_path, key, option):
+@pytest.mark.parametrize("key, option, settings", [
+    ("kafka-mirror-producer", "--partitioning producer", ("producer", 5.0, "10")),
+    ("kafka-mirror-producer-sticky40", "--partitioning producer", ("producer", 5.0, "40")),
+    ("kafka-mirror-commit60", "--offset.commit.interval.ms 60000", ("source", 60.0, "10"))])
+def test_a_variants_options_reach_kafka_mirrors_command_line_and_kafka_mirror_takes_them(tmp_path, key, option,
+                                                                                        settings):
     from kafka_mirror.config import load
     from mirrorbench.tools import TOOLS, Job
 
     job = Job(workdir=tmp_path, primary="p:9092", secondary="s:9092", topic="t", parallelism=1, run_id="r")
     argv = TOOLS[key].launch(job, None).argv
     assert option in " ".join(argv)
-    cfg = load(argv[1:])  # what the worker makes of the same command line
-    assert (cfg.partitioning, cfg.commit_interval_s) == \
-        (("producer", 5.0) if key == "kafka-mirror-producer" else ("source", 60.0))
+    cfg = load(argv[1:])  # what the worker makes of the same command line and files
+    assert (cfg.partitioning, cfg.commit_interval_s, cfg.producer.get("sticky.partitioning.linger.ms", "10")) == \
+        settings
 
 
 def test_a_baseline_checkout_runs_as_one_more_tool_named_by_its_commit_and_imported_before_todays(tmp_path, capsys):

@@ -247,8 +247,9 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership, partiti
     # without a rebalance. dynamic (the command line's default): the killed members expire, then the group
     # rebalances; the brokers' minimum session timeout keeps that short.
     args += ("--instance.id", f"w-{topic}") if membership == "static" else ()
-    # producer: every record placed by the producer's partitioner, so a failure names no source partition and the
-    # commits of a whole topic wait on it (offsets.py); the kill must lose nothing there either
+    # producer: every record placed by the producer's partitioner, so each commit covers records spread over other
+    # target partitions than their source's; the kill must lose nothing there either (a failed delivery in that
+    # mode, which blocks the whole topic: worker/tests/test_commits.py)
     args += ("--partitioning", partitioning)
     consumer = "" if membership == "static" else "session.timeout.ms=6000\n"
     mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
@@ -272,20 +273,25 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership, partiti
           f"({beyond_commit} were on the target beyond the last commit at the kill)")
     assert not missing
     assert duplicates <= beyond_commit  # duplicates are exactly what was in flight since the last commit
-    source_partition = {int(dict(h)["seq"]): p for p, records in read_all(source, topic).items()
-                        for _, _, h, _ in records}
-    moved = sum(1 for p, records in mirrored.items() for _, _, h, _ in records
-                if source_partition[int(dict(h)["seq"])] != p)
+    assert_placed(partitioning, read_all(source, topic),
+                  [(p, int(dict(h)["seq"]), key) for p, records in mirrored.items() for key, _, h, _ in records], n)
+
+
+def assert_placed(partitioning: str, source: dict[int, list], placed: list[tuple[int, int, bytes | None]],
+                  n: int) -> None:
+    """The target's records (partition, seq, key) on their source partition (`source`: read_all's), or placed by the
+    mirror's producer: most elsewhere, and each key's records on one partition."""
+    source_partition = {int(dict(h)["seq"]): p for p, records in source.items() for _, _, h, _ in records}
+    moved = sum(1 for p, seq, _ in placed if source_partition[seq] != p)
     key_partitions: dict[bytes, set[int]] = {}
-    for p, records in mirrored.items():
-        for key, _, _, _ in records:
-            if key is not None:
-                key_partitions.setdefault(key, set()).add(p)
+    for p, _, key in placed:
+        if key is not None:
+            key_partitions.setdefault(key, set()).add(p)
     if partitioning == "source":
         assert moved == 0
     else:  # the source's producer hashes keys with crc32 (librdkafka's consistent_random), the mirror with murmur2
         # (murmur2_random: confluentinc/librdkafka src/rdkafka_msg.c, rd_kafka_msg_partitioner_murmur2_random)
-        assert moved > n // 2
+        assert moved > n // 2, f"{moved} of {n} records on another partition than their source's"
         assert all(len(ps) == 1 for ps in key_partitions.values())  # a key's records, duplicates too, stay together
 
 
@@ -316,9 +322,9 @@ def test_a_static_member_restarted_with_another_topic_mirrors_it(clusters, tmp_p
         assert again.stop() == 0, again.output()[-3000:]
 
 
-def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
-    """The `seq` header of every record a consumer with `isolation` sees, to each partition's end (with
-    read_committed: its true end, not a last stable offset an open transaction holds back)."""
+def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[tuple[int, int, bytes | None]]:
+    """Partition, `seq` header and key of every record a consumer with `isolation` sees, to each partition's end
+    (with read_committed: its true end, not a last stable offset an open transaction holds back)."""
     # The high watermarks as a read_uncommitted client is told them: a read_committed one is told the last stable
     # offsets, which an open transaction holds back.
     ends_of = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
@@ -329,14 +335,14 @@ def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                          "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": isolation})
     consumer.assign([TopicPartition(topic, p, -2) for p in parts])
-    seqs: list[int] = []
+    seqs: list[tuple[int, int, bytes | None]] = []
     done: set[int] = set()
     deadline = time.monotonic() + 180
     while len(done) < len(parts):
         assert time.monotonic() < deadline, f"partitions {set(parts) - done} of {topic} not read to their end"
         for m in consumer.consume(10000, 1.0):
             if m.error() is None:
-                seqs.append(int(dict(m.headers())["seq"]))
+                seqs.append((m.partition(), int(dict(m.headers())["seq"]), m.key()))
             elif m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= ends[m.partition()]:
                 done.add(m.partition())
             else:
@@ -445,7 +451,8 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
         wait_caught_up(source, f"g-{topic}", topic, 240, final)
     finally:
         assert final.stop() == 0, final.output()[-3000:]
-    seen = read_seqs(target, topic, "read_committed")
+    placed = read_seqs(target, topic, "read_committed")
+    seen = [seq for _, seq, _ in placed]
     raw = read_seqs(target, topic, "read_uncommitted")
     missing, duplicates = set(range(n)) - set(seen), len(seen) - len(set(seen))
     print(f"\nexactly-once, kill -9 x{kills}: {n} records written, read_committed {len(seen)}, {len(missing)} "
@@ -453,6 +460,7 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
           f"transactions)")
     assert n > 0 and not missing and duplicates == 0
     assert len(raw) > n, "no kill left an open transaction behind: the fault was not tested"
+    assert_placed(partitioning, read_all(source, topic), placed, n)
 
 
 def test_a_commit_sent_without_waiting_is_answered_inside_consume_and_a_waited_one_only_to_itself(clusters):

@@ -70,6 +70,8 @@ def test_producer_placement_without_the_map_or_the_map_with_source_placement_pas
                      mirror_worker_sync_group_offsets=False, mirror_worker_partitioning=partitioning)
     assert "Check that the offset map has partitions to follow" in proc.stdout
     assert "which places records where the producer's partitioner chooses" not in proc.stdout
+    assert "undefined" not in proc.stdout  # the check ran on the variable, not on a typo of it
+    assert "Check that a pair mirrored back on the same topics cannot loop" in proc.stdout  # the next check ran
 
 
 def both_ways(topics_back: list[str]) -> dict:

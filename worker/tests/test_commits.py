@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,7 +31,7 @@ class Producer:
     def __init__(self, on_delivery) -> None:
         self.on_delivery = on_delivery
         self.queue: list[tuple[Message, object]] = []
-        self.fail: dict[str, KafkaError] = {}  # topic -> error every record of it gets
+        self.fail: dict = {}  # topic, or (topic, target partition) -> error every record there gets
         self.too_large = 1_000_000  # produce() refuses larger records, as librdkafka does with message.max.bytes
         self.hang = False  # the target does not answer: flush() times out with everything in flight
         self.fail_first = False  # flush() and poll() fail the oldest queued record, the rest stay queued
@@ -64,7 +65,7 @@ class Producer:
         if self.hang:
             time.sleep(min(timeout, 0.01))
             return len(self.queue)
-        self._deliver(lambda msg: self.fail.get(msg.topic()))
+        self._deliver(lambda msg: self.fail.get(msg.topic()) or self.fail.get((msg.topic(), msg.partition())))
         return 0
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
@@ -479,6 +480,29 @@ def test_a_failure_of_a_record_the_producer_placed_blocks_its_whole_topic(tmp_pa
     s._close()
     assert s.consumer.committed_offset(("a", 5)) == 10 and s.consumer.committed_offset(("a", 1)) == 10
     assert s.consumer.committed_offset(("b", 0)) == 20
+
+
+@pytest.mark.parametrize("partitioning", ["source", "producer"])
+def test_with_producer_partitioning_every_record_is_placed_by_the_producer_and_a_failure_blocks_its_topic(
+        tmp_path, partitioning):
+    """--partitioning producer, through the topic refresh's apply as the stream runs it: the target has as many
+    partitions, and still no record names its partition (the stand-in producer places by key, b"k" -> 1)."""
+    s = stream(tmp_path)
+    s.config = replace(s.config, partitioning=partitioning)
+    s.consumer.subscribe = lambda topics, **callbacks: None
+    s._apply_topics(mirror_module.TopicsRead({"a": 8, "b": 8}, {"a": 8, "b": 8}, None))
+    mirror(s, records("a", 1, range(0, 10)) + records("a", 5, range(0, 10)) + records("b", 0, range(0, 10)))
+    s.checkpoint()
+    placed = {(topic, partition) for topic, partition, _ in s.producer.sent}
+    assert placed == ({("a", 1), ("a", 5), ("b", 0)} if partitioning == "source" else {("a", 1), ("b", 1)})
+    s.producer.fail[("a", 1)] = KafkaError(KafkaError._MSG_TIMED_OUT)  # the target's partition 1 of a
+    mirror(s, records("a", 1, range(10, 20)) + records("a", 5, range(10, 20)) + records("b", 0, range(10, 20)))
+    with pytest.raises(SendFailure):
+        s.checkpoint()
+    s._close()
+    assert s.consumer.committed_offset(("a", 1)) == 10 and s.consumer.committed_offset(("b", 0)) == 20
+    # a failure names its source partition only when the record kept it: else partition 5 is held back too
+    assert s.consumer.committed_offset(("a", 5)) == (20 if partitioning == "source" else 10)
 
 
 def values(offsets: range) -> list[tuple[str, int, bytes]]:

@@ -198,7 +198,8 @@ def test_prefetch_is_never_paused_for_a_second_unless_asked(tmp_path):
     ({"consumer_config": ["/etc/c.properties"]}, "consumer_config must be the path of a consumer.properties"),
     ({"partitioning": "sticky"}, "partitioning must be one of source, producer, not 'sticky'"),
     ({"partitioning": True}, "partitioning must be one of source, producer, not True"),
-    ({"partitioning": "producer", "offset_map": True}, "the offset map needs partitioning: source"),
+    ({"partitioning": "producer", "offset_map": True}, "--partitioning producer (partitioning: producer) cannot go "
+     "with --offset-map (offset_map: true)"),
 ])
 def test_bad_worker_yaml_is_refused_before_anything_starts(tmp_path, change, says):
     settings = {"consumer": {"bootstrap.servers": "a:9092", "group.id": "g"},

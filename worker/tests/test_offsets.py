@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from kafka_mirror.metrics import Heartbeat, health, write_heartbeat
 from kafka_mirror.offsets import Failure, OffsetTracker
@@ -94,8 +93,6 @@ def test_partition_kept_only_when_the_target_has_enough_and_never_when_the_produ
     assert partition_limits(source, target, "source") == {"a": 8, "b": 12, "c": 0}
     assert partition_limits(source, {}, "source") == {"a": 0, "b": 0, "c": 0}  # not created yet
     assert partition_limits(source, target, "producer") == {"a": 0, "b": 0, "c": 0}
-    with pytest.raises(ValueError, match="partitioning must be one of source, producer"):
-        partition_limits(source, target, "sticky")
 
 
 def test_topic_plan():

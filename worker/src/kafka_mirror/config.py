@@ -176,8 +176,8 @@ def parser() -> argparse.ArgumentParser:
                    help="source (the default): each record keeps its source partition (order per partition, the "
                         "offset map) where the target has as many; producer: the producer's partitioner places "
                         "every record, as MirrorMaker 1 (keyed records by murmur2, keyless ones a partition at a "
-                        "time: fewer, fuller requests and a lower latency at low rates; no order across a "
-                        "partition's keyless records; not with --offset-map)")
+                        "time: fewer, fuller requests and a lower latency at low rates; order per key only, not per "
+                        "source partition; not with --offset-map)")
     p.add_argument("--replication.factor", dest="replication_factor", type=int,
                    help="of topics the mirror creates (default: the target broker's default)")
     p.add_argument("--metrics.port", dest="metrics_port", type=int, help="port of /metrics and /health (0: off)")
@@ -245,9 +245,10 @@ def load(argv: list[str]) -> MirrorConfig:
     offset_map = _boolean(pick("offset_map", False), "offset_map")
     partitioning = _choice_text(pick("partitioning", "source"), "partitioning", PARTITIONING)
     if partitioning == "producer" and offset_map:
-        raise ConfigError("partitioning: producer places records where the producer's partitioner chooses, so no "
-                          "target offset follows from a source offset: the offset map needs partitioning: source "
-                          "(the default). Set one of them back")
+        raise ConfigError("--partitioning producer (partitioning: producer) cannot go with --offset-map (offset_map: "
+                          "true): the producer's partitioner places records, so no target offset follows from a "
+                          "source offset. Give --partitioning source (the default) to keep the map, or "
+                          "--no-offset-map (offset_map: false)")
     if exactly_once:
         _check_exactly_once(instance_id, producer)
     offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")

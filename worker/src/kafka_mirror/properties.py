@@ -35,7 +35,8 @@ IGNORED = {
 # Java properties that cannot work with librdkafka: start-up stops, naming the alternative.
 UNSUPPORTED = {
     "interceptor.classes": "Java interceptors cannot run in librdkafka; remove the property",
-    "partitioner.class": "the mirror keeps the source partition, or uses murmur2 like Java's default partitioner",
+    "partitioner.class": "the mirror keeps the source partition, or with --partitioning producer places records "
+                         "with murmur2 like Java's default partitioner",
     "sasl.login.callback.handler.class": "use sasl.mechanism with sasl.username/sasl.password or OAUTHBEARER",
     "sasl.client.callback.handler.class": "use sasl.mechanism with sasl.username/sasl.password",
     "security.providers": "librdkafka uses OpenSSL; remove the property",
