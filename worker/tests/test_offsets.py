@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-
 from kafka_mirror.metrics import Heartbeat, health, write_heartbeat
 from kafka_mirror.offsets import Failure, OffsetTracker
 from kafka_mirror.partitioning import partition_limits

@@ -176,8 +176,8 @@ def parser() -> argparse.ArgumentParser:
                    help="source (the default): each record keeps its source partition (order per partition, the "
                         "offset map) where the target has as many; producer: the producer's partitioner places "
                         "every record, as MirrorMaker 1 (keyed records by murmur2, keyless ones a partition at a "
-                        "time: fewer, fuller requests and a lower latency at low rates; order per key only, not per "
-                        "source partition; not with --offset-map)")
+                        "time: fewer, fuller requests and a lower latency at low rates; order per key only (while the "
+                        "partition counts stay), not per source partition; not with --offset-map)")
     p.add_argument("--replication.factor", dest="replication_factor", type=int,
                    help="of topics the mirror creates (default: the target broker's default)")
     p.add_argument("--metrics.port", dest="metrics_port", type=int, help="port of /metrics and /health (0: off)")

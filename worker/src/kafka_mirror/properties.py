@@ -36,7 +36,7 @@ IGNORED = {
 UNSUPPORTED = {
     "interceptor.classes": "Java interceptors cannot run in librdkafka; remove the property",
     "partitioner.class": "the mirror keeps the source partition, or with --partitioning producer places records "
-                         "with murmur2 like Java's default partitioner",
+                         "with librdkafka's partitioner property (default murmur2_random, as Java's default)",
     "sasl.login.callback.handler.class": "use sasl.mechanism with sasl.username/sasl.password or OAUTHBEARER",
     "sasl.client.callback.handler.class": "use sasl.mechanism with sasl.username/sasl.password",
     "security.providers": "librdkafka uses OpenSSL; remove the property",
