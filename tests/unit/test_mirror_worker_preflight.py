@@ -3,6 +3,7 @@ at start, saying what to give. Only its first checks run here, on the controller
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,10 @@ def test_producer_placement_without_the_map_or_the_map_with_source_placement_pas
                                                                                              partitioning):
     proc = preflight(tmp_path, mirror_worker_offset_map=offset_map, mirror_worker_sync_groups=[],
                      mirror_worker_sync_group_offsets=False, mirror_worker_partitioning=partitioning)
-    assert "Check that the offset map has partitions to follow" in proc.stdout
-    assert "which places records where the producer's partitioner chooses" not in proc.stdout
-    assert "undefined" not in proc.stdout  # the check ran on the variable, not on a typo of it
-    assert "Check that a pair mirrored back on the same topics cannot loop" in proc.stdout  # the next check ran
+    # ok, so neither refused nor failing on an undefined (misspelt) variable; the later checks need more vars than
+    # these, and ansible-core 2.16 fails them where newer versions do not
+    assert re.search(r"TASK \[Check that the offset map has partitions to follow\] \**\nok: \[localhost\]",
+                     proc.stdout), proc.stdout
 
 
 def both_ways(topics_back: list[str]) -> dict:
