@@ -6,12 +6,11 @@ unless producer.properties sets `partitioner`), Java's default for keyed records
 producer would put it. Records without a key stay on one partition for `sticky.partitioning.linger.ms`: librdkafka
 src/rdkafka_topic.c makes every partitioner but `consistent`, `murmur2` and `fnv1a` sticky while that setting is
 above 0, and src/rdkafka_msg.c (rd_kafka_msg_partitioner) applies it to NULL keys (and to empty ones under
-`consistent_random`); Kafka 3.9's Java producer keeps a partition for
-batch.size bytes (apache/kafka clients/.../producer/internals/BuiltInPartitioner.java). That is MirrorMaker 1's
-placement: fewer and fuller produce requests (librdkafka sends one partition per ProduceRequest,
-confluentinc/librdkafka#1700). It gives up order per source partition (order per key remains while a key stays in
-one source partition and the target's partition count does not change), and target offsets that follow the
-source's, which the offset map needs.
+`consistent_random`); Kafka 3.9's Java producer keeps a partition for batch.size bytes (apache/kafka
+clients/.../producer/internals/BuiltInPartitioner.java). That is MirrorMaker 1's placement: fewer and fuller produce
+requests (librdkafka sends one partition per ProduceRequest, confluentinc/librdkafka#1700). It gives up order per
+source partition (order per key remains while a key stays in one source partition and the target's partition count
+does not change), and target offsets that follow the source's, which the offset map needs.
 """
 from __future__ import annotations
 
