@@ -114,6 +114,27 @@ def test_goals_are_judged_row_by_row_with_their_figures():
     assert "(at 30 records/s, half the slowest tool's rate): **met** (300 ms against 1000 ms)" in lines[2]
 
 
+def test_the_latency_goal_is_every_rate_and_percentile_against_every_mirrormaker_and_names_the_variant_that_meets_it():
+    variant = "kafka-mirror, --partitioning producer"
+    pooled = {"1000": {report.KM: {"p50": 40, "p99": 300, "p999": 500},
+                       variant: {"p50": 30, "p99": 250, "p999": 400},
+                       report.MM1: {"p50": 60, "p99": 280, "p999": 450},
+                       report.MM2_TUNED: {"p50": 35, "p99": 900, "p999": 999},
+                       "kafka-mirror at abc1234": {"p50": 1, "p99": 1, "p999": 1}},  # an A/B of code: not a peer
+              "10000": {report.KM: {"p50": 50, "p99": 300, "p999": 400},
+                        variant: {"p50": 45, "p99": 290, "p999": 390},
+                        report.MM1: {"p50": 55, "p99": 300, "p999": 420}}}
+    lines = report.latency_goal({"latency_pooled": pooled, "latency_setup": {"parallelism": 4, "value_size": 1024}})
+    assert len(lines) == 2
+    assert lines[0].startswith("- Latency the lowest of all tools at every rate (1,024-byte records, parallelism 4")
+    # a tie is not the lowest; each miss names the percentile, the rate and the tool that was lower
+    assert (f"{report.KM} **not met** (lowest in 2 of 6 rate-and-percentile pairs; not: p50 at 1,000/s 40 ms against "
+            f"{report.MM2_TUNED}'s 35, p99 at 1,000/s 300 ms against {report.MM1}'s 280, p999 at 1,000/s 500 ms "
+            f"against {report.MM1}'s 450, p99 at 10,000/s 300 ms against {report.MM1}'s 300)") in lines[0]
+    assert lines[1].endswith(f"{variant} **met** (lowest in 6 of 6 rate-and-percentile pairs).")
+    assert report.latency_goal({"latency_pooled": {"1000": {report.KM: pooled["1000"][report.KM]}}}) == []
+
+
 def test_markdown_rows_carry_medians_spreads_and_ratios():
     md = report.markdown(RESULTS, "results/x.png")
     assert "| 100 B | 1 | kafka-mirror | 140 (130-150) |" in md
