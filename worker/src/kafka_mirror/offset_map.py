@@ -71,7 +71,8 @@ class Segment:
 
 @dataclass
 class Batch:
-    """What one consume() batch handed over for one partition: first/last offsets, count, gaps."""
+    """What one consume() batch handed over for one partition: first/last offsets, count, gaps (written by the
+    stream's loop, record by record, without a call: Stream._pass)."""
 
     first: int
     last: int
@@ -85,19 +86,6 @@ class Batch:
         starts = [self.first] + [after for _, after in self.gaps]
         ends = [before for before, _ in self.gaps] + [self.last]
         return [(s, e - s + 1) for s, e in zip(starts, ends)]
-
-
-def handed(batch: Optional[Batch], offset: int) -> Batch:
-    """Account one record handed over (the loop inlines this; kept here as the reference the tests pin)."""
-    if batch is None:
-        return Batch(offset, offset, 1)
-    if offset != batch.last + 1:
-        if batch.gaps is None:
-            batch.gaps = []
-        batch.gaps.append((batch.last, offset))
-    batch.last = offset
-    batch.count += 1
-    return batch
 
 
 def target_runs(starts: list[tuple[int, int]], tail: int) -> list[tuple[int, int]]:
