@@ -254,6 +254,11 @@ TOOLS = {"kafka-mirror": KafkaMirror(), "mm2": MirrorMaker2(), "mm1": MirrorMake
          # MirrorMaker 1's commit interval (its offset.commit.interval.ms default): a checkpoint's pause 12x rarer
          "kafka-mirror-commit60": KafkaMirror("kafka-mirror, --offset.commit.interval.ms 60000",
                                               options=("--offset.commit.interval.ms", "60000")),
+         # both: how much of the tail at 1 KiB and parallelism 4 the checkpoint's pause is
+         "kafka-mirror-producer-commit60": KafkaMirror("kafka-mirror, --partitioning producer, "
+                                                       "--offset.commit.interval.ms 60000",
+                                                       options=("--partitioning", "producer",
+                                                                "--offset.commit.interval.ms", "60000")),
          # no linger, as MirrorMaker 1's Java producer by default (Kafka 3.9): the p50 gap at 1,000 records/s
          "kafka-mirror-linger0": KafkaMirror("kafka-mirror, linger.ms=0", producer_extra="linger.ms=0\n"),
          # TCP_NODELAY on every broker socket, as Kafka's Java clients set it (librdkafka leaves Nagle on)

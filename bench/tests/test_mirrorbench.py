@@ -310,7 +310,8 @@ def test_tuned_peers_get_the_settings_where_each_tool_reads_them(tmp_path):
 @pytest.mark.parametrize("key, option, settings", [
     ("kafka-mirror-producer", "--partitioning producer", ("producer", 5.0, "10")),
     ("kafka-mirror-producer-sticky40", "--partitioning producer", ("producer", 5.0, "40")),
-    ("kafka-mirror-commit60", "--offset.commit.interval.ms 60000", ("source", 60.0, "10"))])
+    ("kafka-mirror-commit60", "--offset.commit.interval.ms 60000", ("source", 60.0, "10")),
+    ("kafka-mirror-producer-commit60", "--offset.commit.interval.ms 60000", ("producer", 60.0, "10"))])
 def test_a_variants_options_reach_kafka_mirrors_command_line_and_kafka_mirror_takes_them(tmp_path, key, option,
                                                                                         settings):
     from kafka_mirror.config import load
