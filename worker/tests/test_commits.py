@@ -1265,3 +1265,83 @@ def test_an_answer_arriving_after_a_later_waited_commit_does_not_move_the_rewind
     s.consumer.hold_answers = False
     s._pass()
     assert s.tracker.committed == {("a", 0): 15}  # where the next rewind of a[0] would start
+
+
+class Acking(Producer):
+    """A target that acknowledges each record `delay` seconds after it was handed over, as a flush sees it: a flush
+    returns once every record is acknowledged or its timeout is up (confluent-kafka's flush(timeout))."""
+
+    def __init__(self, on_delivery, delay: float) -> None:
+        super().__init__(on_delivery)
+        self.delay = delay
+        self.ready_at = 0.0
+        self.flushed_for = 0.0  # the timeouts asked for, summed: how long the loop agreed to stand still
+
+    def produce(self, *args, **kwargs) -> None:
+        super().produce(*args, **kwargs)
+        self.ready_at = time.monotonic() + self.delay
+
+    def flush(self, timeout: float = 0) -> int:
+        self.flushed_for += timeout
+        time.sleep(max(0.0, min(timeout, self.ready_at - time.monotonic())))
+        if time.monotonic() < self.ready_at:
+            return len(self.queue)
+        return super().flush(timeout)
+
+
+def acking(tmp_path: Path, monkeypatch, delay: float) -> Stream:
+    monkeypatch.setattr(mirror_module, "FLUSH_TIMEOUT_S", 2.0)
+    s = stream(tmp_path)
+    s.producer = Acking(s._delivered, delay)
+    return s
+
+
+def test_a_periodic_checkpoint_stands_the_loop_still_one_slice_and_commits_once_everything_is_acknowledged(
+        tmp_path, monkeypatch):
+    """The periodic checkpoint's flush is cut short at FLUSH_SLICE_S: the records of a slow acknowledgement stay in
+    flight, and nothing is committed (what is in flight may still fail); the next checkpoint commits all of it."""
+    s = acking(tmp_path, monkeypatch, delay=0.4)
+    mirror(s, records("a", 0, range(0, 100)))
+    started = time.monotonic()
+    s.checkpoint()
+    assert time.monotonic() - started < 0.3 and s.producer.flushed_for <= mirror_module.FLUSH_SLICE_S
+    assert s.consumer.commits == [] and len(s.producer.queue) == 100
+    assert s.unsettled == 0  # cut short on purpose: a revoke or the stop still waits for the target (below)
+    time.sleep(0.4)
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 100}]
+
+
+def test_a_revoke_after_a_brief_checkpoint_still_waits_for_the_acknowledgements_and_commits_them(tmp_path, monkeypatch):
+    s = acking(tmp_path, monkeypatch, delay=0.4)
+    mirror(s, records("a", 0, range(0, 50)), records("a", 1, range(0, 50)))
+    s.checkpoint()
+    assert s.consumer.commits == []
+    s._revoked(s.consumer, [TopicPartition("a", 0)])
+    assert s.consumer.commits == [{("a", 0): 50}] and s.producer.purged == 0
+
+
+def test_a_stream_that_has_not_settled_for_two_intervals_waits_for_every_acknowledgement(tmp_path, monkeypatch):
+    """Under a target always slower than a slice, commits are late, never skipped: once the stream has gone
+    BRIEF_FLUSH_INTERVALS commit intervals without a settled flush, the checkpoint waits as long as it takes."""
+    s = acking(tmp_path, monkeypatch, delay=0.3)
+    mirror(s, records("a", 0, range(0, 10)))
+    s.checkpoint()
+    assert s.consumer.commits == []
+    s.settled_at -= mirror_module.BRIEF_FLUSH_INTERVALS * s.config.commit_interval_s
+    mirror(s, records("a", 0, range(10, 20)))  # the target is as slow for these
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 20}] and s.producer.flushed_for > 0.3
+
+
+@pytest.mark.parametrize("why", ["stop", "failure", "exactly-once"])
+def test_a_checkpoint_that_must_act_or_close_a_transaction_is_never_brief(tmp_path, monkeypatch, why):
+    s = acking(tmp_path, monkeypatch, delay=0.0)
+    assert s._brief()
+    if why == "stop":
+        s.stop = True
+    elif why == "failure":
+        s.reports.append(Report("MSG_TIMED_OUT", "timed out", "a", 0, 5, 10))
+    else:
+        s.config = replace(s.config, exactly_once=True)
+    assert not s._brief()
