@@ -1,9 +1,8 @@
 """One stream: consume a batch from the source, hand it to the target producer, commit what the target acknowledged.
 
 No loss: every commit (checkpoint, revoke, stop) goes through _settle(): flush, take the delivery reports, and let
-the OffsetTracker decide; it never commits past an unacknowledged or failed record. The periodic checkpoint flushes
-briefly (records still in flight then: nothing committed, the next one tries again) and sends its commit without
-waiting for it (what it commits is acknowledged already, so its fate only decides how much a crash
+the OffsetTracker decide; it never commits past an unacknowledged or failed record. The periodic checkpoint sends its
+commit without waiting for it (what it commits is acknowledged already, so its fate only decides how much a crash
 mirrors again); revoke and stop wait, as the next owner starts from what they commit. A failed record is never
 skipped: the stream stops (abort.on.send.failure=true) or its partitions are rewound to their last commit and
 retried after a pause. No reordering: the moment a failure is reported, nothing more is handed over and the producer
@@ -49,10 +48,6 @@ from kafka_mirror.transactions import position_record, read_positions, transacti
 log = logging.getLogger("kafka_mirror.mirror")
 FLUSH_TIMEOUT_S = 60.0
 FLUSH_SLICE_S = 0.1  # a flush looks at the delivery reports this often, to cut the producer at the first failure
-# A periodic checkpoint flushes for at most one slice while its stream settled within this many commit intervals:
-# a flush stands the loop still until the slowest acknowledgement, and at 10,000 records/s the long ones made most of
-# the tail (bench/README.md, session 19). One left unsettled commits nothing (OffsetTracker.plan); the next tries again.
-BRIEF_FLUSH_INTERVALS = 2
 PURGE_DRAIN_S = 5.0
 RETRY_PAUSE_S = 5.0
 LARGE_RECORD = 64 * 1024  # records this large carry their source position into the delivery report
@@ -141,8 +136,7 @@ class Stream:
         self.acks = AckClock()  # the latency histogram's samples, from the producer's queue length
         self.handed: dict[str, list[int]] = {}  # topic -> [records, bytes] handed over since the last flush
         self.unacked: dict[str, list[int]] = {}  # topic -> [records, bytes] of those reported failed, held or purged
-        self.unsettled = 0  # records the last full flush left unacknowledged
-        self.settled_at = time.monotonic()  # when a flush last left nothing in flight (_brief)
+        self.unsettled = 0  # records the last flush left unacknowledged
         self.limits: dict[str, int] = {}  # topic -> target partitions a record may keep its partition below
         self.max_bytes: dict[str, int] = {}  # topic -> the target topic's max.message.bytes (uncompressed producer)
         self.near_max: dict[str, int] = {}  # topic -> value sizes above which a record is weighed before sending
@@ -520,9 +514,7 @@ class Stream:
         """Flush, commit what the target acknowledged, then act on failed records (stop, or retry them)."""
         if self.commit_refused is not None:  # an earlier checkpoint's commit, refused
             raise MirrorError(self.commit_refused)
-        brief = self._brief()
-        offsets, left = self._settle(timeout=FLUSH_SLICE_S if brief else None, brief=brief) \
-            if self.broken is None else ({}, 0)
+        offsets, left = self._settle() if self.broken is None else ({}, 0)
         if self.broken is not None:  # before, or served by this flush
             raise MirrorError(f"fatal client error: {self.broken.str()}; nothing was committed after it")
         # Not waited for: the loop goes on while the group stores it, and _commit_done takes the outcome. With a
@@ -533,8 +525,8 @@ class Stream:
             raise SendFailure(self.send_failure)
         if left:
             # Any record in flight may still fail: failures are acted on once every report is in.
-            (log.debug if brief else log.warning)(
-                "stream %d: %d records still unacknowledged after the flush; not committing this time", self.index, left)
+            log.warning("stream %d: %d records still unacknowledged after the flush; not committing this time",
+                        self.index, left)
         elif self.tracker.failures:
             if self.config.abort_on_send_failure:
                 raise SendFailure(_stop_text(self.tracker.failures))
@@ -572,17 +564,9 @@ class Stream:
                             self.index, exc.args[0].str() if isinstance(exc, KafkaException) else exc or "no answer",
                             GROUP_SYNC_S)
 
-    def _brief(self) -> bool:
-        """May this checkpoint's flush be brief? Not when it must act (a failure, the stop), not with exactly-once (a
-        transaction left open runs into transaction.timeout.ms), and not once the stream has gone
-        BRIEF_FLUSH_INTERVALS without settling: then it waits for every acknowledgement, as revoke and stop do."""
-        return not (self.stop or self.failing or self.undelivered or self.config.exactly_once) and \
-            time.monotonic() - self.settled_at < BRIEF_FLUSH_INTERVALS * self.config.commit_interval_s
-
-    def _settle(self, only: list[tuple[str, int]] | None = None, timeout: float | None = None,
-                brief: bool = False) -> tuple[dict[tuple[str, int], int], int]:
-        """The one way to offsets worth committing: flush, take the delivery reports, ask the tracker. `brief`: a
-        flush cut short on purpose, whose records left in flight are no sign of a target that does not answer."""
+    def _settle(self, only: list[tuple[str, int]] | None = None,
+                timeout: float | None = None) -> tuple[dict[tuple[str, int], int], int]:
+        """The one way to offsets worth committing: flush, take the delivery reports, ask the tracker."""
         timeout = FLUSH_TIMEOUT_S if timeout is None else timeout
         deadline = time.monotonic() + timeout
         left = self._serve(self.producer.flush, min(timeout, FLUSH_SLICE_S))
@@ -590,10 +574,7 @@ class Stream:
             left = self._serve(self.producer.flush, min(FLUSH_SLICE_S, max(0.0, deadline - time.monotonic())))
         if self.undelivered:
             left = self._cut()
-        if not left:
-            self.settled_at = time.monotonic()
-        if not left or not brief:  # revoke and stop wait less after a full flush that timed out, not after this
-            self.unsettled = left
+        self.unsettled = left
         self._take_reports()
         if self.broken is not None:
             return {}, left
