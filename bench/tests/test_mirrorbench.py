@@ -114,25 +114,61 @@ def test_goals_are_judged_row_by_row_with_their_figures():
     assert "(at 30 records/s, half the slowest tool's rate): **met** (300 ms against 1000 ms)" in lines[2]
 
 
+def _pooled(p50: int, p99: int, p999: int) -> dict:
+    return {"p50": p50, "p99": p99, "p999": p999}
+
+
+LATENCY_PEERS = {report.MM2: _pooled(90, 900, 990), report.MM2_TUNED: _pooled(35, 900, 999),
+                 report.MM1: _pooled(60, 280, 450), report.MM1_TUNED: _pooled(300, 700, 800)}
+
+
+def latency_results(pooled: dict, rounds: int = 2) -> dict:
+    return {"latency_pooled": pooled, "latency_setup": {"parallelism": 4, "value_size": 1024},
+            "latency": [{"tool": report.KM, "round": r, "rate": 1000.0} for r in range(1, rounds + 1)]}
+
+
 def test_the_latency_goal_is_every_rate_and_percentile_against_every_mirrormaker_and_names_the_variant_that_meets_it():
     variant = "kafka-mirror, --partitioning producer"
-    pooled = {"1000": {report.KM: {"p50": 40, "p99": 300, "p999": 500},
-                       variant: {"p50": 30, "p99": 250, "p999": 400},
-                       report.MM1: {"p50": 60, "p99": 280, "p999": 450},
-                       report.MM2_TUNED: {"p50": 35, "p99": 900, "p999": 999},
-                       "kafka-mirror at abc1234": {"p50": 1, "p99": 1, "p999": 1}},  # an A/B of code: not a peer
-              "10000": {report.KM: {"p50": 50, "p99": 300, "p999": 400},
-                        variant: {"p50": 45, "p99": 290, "p999": 390},
-                        report.MM1: {"p50": 55, "p99": 300, "p999": 420}}}
-    lines = report.latency_goal({"latency_pooled": pooled, "latency_setup": {"parallelism": 4, "value_size": 1024}})
+    pooled = {"1000": {report.KM: _pooled(40, 300, 500), variant: _pooled(30, 250, 400), **LATENCY_PEERS,
+                       "kafka-mirror at abc1234": _pooled(1, 1, 1),  # an A/B of code: neither judged nor a peer
+                       "kafka-mirror, x (SASL_SSL)": _pooled(1, 1, 1)},  # another security mode: not judged here
+              "10000": {report.KM: _pooled(50, 300, 400), variant: _pooled(45, 290, 390),
+                        report.MM2: _pooled(48, 900, 990), report.MM2_TUNED: _pooled(70, 900, 999),
+                        report.MM1: _pooled(55, 300, 420), report.MM1_TUNED: _pooled(300, 700, 395)}}
+    lines = report.latency_goal(latency_results(pooled, rounds=3))
     assert len(lines) == 2
-    assert lines[0].startswith("- Latency the lowest of all tools at every rate (1,024-byte records, parallelism 4")
-    # a tie is not the lowest; each miss names the percentile, the rate and the tool that was lower
-    assert (f"{report.KM} **not met** (lowest in 2 of 6 rate-and-percentile pairs; not: p50 at 1,000/s 40 ms against "
+    assert lines[0].startswith("- Latency lower than every MirrorMaker configuration (MirrorMaker 2, MirrorMaker 2 "
+                               "tuned, MirrorMaker 1, MirrorMaker 1 tuned) at every rate (1,024-byte records, "
+                               "parallelism 4, 3 round(s) pooled")
+    # a tie is not lower; each miss names the percentile, the rate and the configuration that was lower
+    assert (f"{report.KM} **not met** (lower in 0 of 6 rate-and-percentile pairs; not: p50 at 1,000/s 40 ms against "
             f"{report.MM2_TUNED}'s 35, p99 at 1,000/s 300 ms against {report.MM1}'s 280, p999 at 1,000/s 500 ms "
-            f"against {report.MM1}'s 450, p99 at 10,000/s 300 ms against {report.MM1}'s 300)") in lines[0]
-    assert lines[1].endswith(f"{variant} **met** (lowest in 6 of 6 rate-and-percentile pairs).")
-    assert report.latency_goal({"latency_pooled": {"1000": {report.KM: pooled["1000"][report.KM]}}}) == []
+            f"against {report.MM1}'s 450, p50 at 10,000/s 50 ms against {report.MM2}'s 48, p99 at 10,000/s 300 ms "
+            f"against {report.MM1}'s 300, p999 at 10,000/s 400 ms against {report.MM1_TUNED}'s 395)") in lines[0]
+    assert lines[1].endswith(f"{variant} **met** (lower in 6 of 6 rate-and-percentile pairs).")
+    # the variant at one rate only is not met at the other
+    del pooled["10000"][variant]
+    assert report.latency_goal(latency_results(pooled))[1].endswith(
+        f"{variant} **not met** (lower in 3 of 6 rate-and-percentile pairs; not: not measured at 10,000/s).")
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda p: p["10000"].pop(report.MM1_TUNED), "not measured: MirrorMaker 1 tuned at 10,000/s"),
+    (lambda p: p.update({"60000": {report.KM: _pooled(1, 1, 1)}}),  # a rate no MirrorMaker ran at
+     "not measured: MirrorMaker 2 at 60,000/s, MirrorMaker 2 tuned at 60,000/s, MirrorMaker 1 at 60,000/s, "
+     "MirrorMaker 1 tuned at 60,000/s"),
+    (None, "fewer than two rounds")])
+def test_the_latency_goal_is_not_judged_without_every_mirrormaker_at_every_rate_or_with_one_round(change, why):
+    pooled = {r: {report.KM: _pooled(1, 1, 1), **LATENCY_PEERS} for r in ("1000", "10000")}
+    if change:
+        change(pooled)
+    lines = report.latency_goal(latency_results(pooled, rounds=2 if change else 1))
+    assert lines == [lines[0]] and lines[0].endswith(f"{report.KM} **not judged** ({why}).")
+
+
+def test_the_goals_end_with_the_latency_goal():
+    assert "**not judged** (not measured: MirrorMaker 2 tuned at 10/s" in report.goals(RESULTS)[-1]
+    assert report.latency_goal({"latency_pooled": {}}) == []
 
 
 def test_markdown_rows_carry_medians_spreads_and_ratios():

@@ -345,14 +345,16 @@ def test_a_failed_record_leaves_its_partition_out_of_the_map(tmp_path):
 
 def test_the_loop_records_source_gaps_and_another_writer_between_commits(tmp_path):
     s = mapped_stream(tmp_path)
-    run(s, records("a", 0, [0, 1, 2, 5, 6]))  # 3, 4: a transaction marker and an aborted record
+    # two gaps in one pass: 3, 4 and 7, 8 (transaction markers and aborted records)
+    run(s, records("a", 0, [0, 1, 2, 5, 6, 9, 10]))
     s.checkpoint()
     s.producer.next[("a", 0)] += 3  # someone else writes three records to the target partition
-    run(s, records("a", 0, range(7, 9)))
+    run(s, records("a", 0, range(11, 13)))
     s.checkpoint()
-    assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 3), (3, 5, 3, 2), (7, 7, 8, 2)]
-    assert translate(stored_map(s).segments[("a", 0)], 4)[:2] == (3, EXACT)  # a position in the gap
-    assert translate(stored_map(s).segments[("a", 0)], 7)[:2] == (8, EXACT)  # past the foreign records
+    assert segs(stored_map(s).segments[("a", 0)]) == [(0, 0, 0, 3), (3, 5, 3, 2), (7, 9, 5, 2), (11, 11, 10, 2)]
+    assert translate(stored_map(s).segments[("a", 0)], 4)[:2] == (3, EXACT)  # a position in the first gap
+    assert translate(stored_map(s).segments[("a", 0)], 8)[:2] == (5, EXACT)  # in the second
+    assert translate(stored_map(s).segments[("a", 0)], 11)[:2] == (10, EXACT)  # past the foreign records
 
 
 def exact_everywhere(s: Stream, tp, sources: range) -> None:
