@@ -242,8 +242,9 @@ def latency_goal(results: dict) -> list[str]:
         if not any(mine in pooled[r] for r in rates):
             continue
         if absent or rounds < 2:
-            why = [f"not measured: {', '.join(absent)}"] if absent else []
-            lines.append(f"{head} {mine} **not judged** ({'; '.join(why + (['fewer than two rounds'] if rounds < 2 else []))}).")
+            why = ([f"not measured: {', '.join(absent)}"] if absent else []) + \
+                (["fewer than two rounds"] if rounds < 2 else [])
+            lines.append(f"{head} {mine} **not judged** ({'; '.join(why)}).")
             continue
         wins, misses = 0, []
         for rate_key in rates:
