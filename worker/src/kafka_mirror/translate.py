@@ -162,11 +162,14 @@ def read_map(conf: dict, topic: str, alias: str, deadline_s: float = READ_DEADLI
 
 def watermarks(consumer, tp, timeout_s: float = TIMEOUT_S) -> tuple[int, int]:
     """A partition's low and high watermarks, asked again while its leadership moves (a broker restarting, an
-    election: NOT_LEADER_FOR_PARTITION seen on the lab), within `timeout_s`."""
+    election: NOT_LEADER_FOR_PARTITION seen on the lab; UNKNOWN_LEADER_EPOCH, a ListOffsets whose leader epoch ran
+    ahead of the broker's, seen by the tests' admin client), within `timeout_s`. Each is a RetriableException in
+    apache/kafka 3.9 clients/src/main/java/org/apache/kafka/common/errors/."""
     from confluent_kafka import KafkaError, KafkaException
 
     moving = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TIMED_OUT,
-              KafkaError.UNKNOWN_TOPIC_OR_PART}
+              KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH,
+              KafkaError.OFFSET_NOT_AVAILABLE}
     deadline = time.monotonic() + timeout_s
     while True:
         try:
