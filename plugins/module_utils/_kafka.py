@@ -75,6 +75,13 @@ KAFKA_REQUIRED_TOGETHER = security_required_together()
 KAFKA_REQUIRED_IF = [["security_protocol", "SASL_PLAINTEXT", ["sasl_mechanism"]],
                      ["security_protocol", "SASL_SSL", ["sasl_mechanism"]]]
 
+# A partition's leadership moving (a broker restarting, an election, a client's metadata ahead of a broker's), by
+# librdkafka error name: each a RetriableException in apache/kafka 3.9 (clients/src/main/java/org/apache/kafka/
+# common/errors/), which librdkafka's ListOffsets hands to the caller (src/rdkafka_request.c,
+# rd_kafka_handle_ListOffsets: metadata refreshed, not asked again). Reads of ends ask again on them, bounded.
+LEADER_MOVING = ("NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_LEADER_EPOCH", "FENCED_LEADER_EPOCH",
+                 "OFFSET_NOT_AVAILABLE")
+
 # Why a connection failed, as librdkafka tells it to the error callback (the request itself only times out).
 _CONNECTION_ERRORS = []
 CONNECTION_ERROR_CODES = ("_SSL", "_AUTHENTICATION", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE")

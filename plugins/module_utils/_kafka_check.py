@@ -8,16 +8,31 @@ from __future__ import annotations
 import time
 import uuid
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import KafkaModuleError, client_config
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (LEADER_MOVING, KafkaModuleError,
+                                                                                   client_config)
+
+PAUSE_S = 0.5
 
 
 def end_offsets(consumer, topic, timeout):
-    from confluent_kafka import TopicPartition
+    """Each partition's end on this cluster (None: no such topic yet); a partition whose leader moves is asked again
+    within `timeout`, as a rolling restart of the secondary must not fail the check."""
+    from confluent_kafka import KafkaException, TopicPartition
 
     md = consumer.list_topics(topic=topic, timeout=timeout).topics.get(topic)
     if md is None or md.error is not None:
         return None
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in md.partitions}
+    deadline = time.monotonic() + timeout
+    ends = {}
+    for p in md.partitions:
+        while p not in ends:
+            try:
+                ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+            except KafkaException as exc:
+                if exc.args[0].name() not in LEADER_MOVING or time.monotonic() + PAUSE_S >= deadline:
+                    raise
+                time.sleep(PAUSE_S)
+    return ends
 
 
 def target_config(p):

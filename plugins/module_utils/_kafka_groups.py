@@ -21,13 +21,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import KafkaModuleError, client_config
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (LEADER_MOVING, KafkaModuleError,
+                                                                                   client_config)
 
 EXACT, INEXACT, UNMAPPED = "exact", "inexact", "unmapped"
 IDLE_STATES = ("EMPTY", "DEAD")
-# Asked again until the deadline: the group's coordinator is moving (a broker restart, an election), or one request
-# went unanswered within request_timeout.
-RETRIABLE = ("NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "_TIMED_OUT")
+# Asked again until the deadline: the group's coordinator or a partition's leader is moving (a broker restart, an
+# election), or one request went unanswered within request_timeout.
+RETRIABLE = ("NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "_TIMED_OUT",
+             *LEADER_MOVING)
 # Kafka refuses a commit without a generation while the group has members (ClassicGroup.validateOffsetCommit,
 # apache/kafka trunk; GroupCoordinator before 3.7): a consumer joined after the check.
 JOINED = ("UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION")

@@ -429,33 +429,6 @@ def test_a_later_copy_that_stops_short_of_an_earlier_one_is_not_chosen():
     assert translate(segments, 150)[:2] == (250, EXACT)  # both cover it: the last written reaching furthest
 
 
-def test_translate_reads_the_maps_ends_again_while_a_leader_moves():
-    """`kafka-mirror offsets translate` while a leader moves (a clean-clone run on the lab answered
-    NOT_LEADER_FOR_PARTITION once; a test's ListOffsets UNKNOWN_LEADER_EPOCH): asked again within the timeout;
-    other errors at once."""
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
-
-    from kafka_mirror.translate import watermarks
-
-    class Consumer:
-        def __init__(self, *errors):
-            self.errors, self.calls = list(errors), 0
-
-        def get_watermark_offsets(self, tp, timeout):
-            self.calls += 1
-            if self.errors:
-                raise KafkaException(KafkaError(self.errors.pop(0)))
-            return (0, 42)
-
-    moving = Consumer(KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                      KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH)
-    assert watermarks(moving, TopicPartition("m", 0)) == (0, 42) and moving.calls == 5
-    denied = Consumer(KafkaError.TOPIC_AUTHORIZATION_FAILED)
-    with pytest.raises(KafkaException):
-        watermarks(denied, TopicPartition("m", 0))
-    assert denied.calls == 1
-
-
 class ExistingTopicAdmin:
     """A target where the state topic already exists with `policy` (None: the describe is refused)."""
 

@@ -21,7 +21,9 @@ from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafka_mirror.errors import MirrorError
+from kafka_mirror.leaders import asked_again
 
+END_TIMEOUT_S = 30.0  # the positions topic's end, asked again while its leader moves
 
 
 def transactional_id(group: str, instance_id: str, stream: int, source_id: str) -> str:
@@ -56,11 +58,15 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
     it would be missed. `timeout`: beyond transaction.timeout.ms, after which the coordinator aborts a transaction
     whose producer died. Raises MirrorError when the end is not reached in time: an older position copies twice."""
     tp = TopicPartition(topic, 0)
-    try:
-        admin = AdminClient(conf)
+    admin = AdminClient(conf)
+
+    def end(left: float) -> int:
         latest = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
-                                    request_timeout=min(timeout, 30))
-        high = latest[tp].result(timeout=min(timeout, 30)).offset
+                                    request_timeout=min(left, 30))
+        return latest[tp].result(timeout=min(left, 30) + 1).offset
+
+    try:  # asked again while the partition's leader moves: a rolling restart of the target must not stop the stream
+        high = asked_again(end, min(timeout, END_TIMEOUT_S))
     except KafkaException as exc:
         err = exc.args[0]
         if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:

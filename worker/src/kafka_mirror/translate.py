@@ -161,23 +161,11 @@ def read_map(conf: dict, topic: str, alias: str, deadline_s: float = READ_DEADLI
 
 
 def watermarks(consumer, tp, timeout_s: float = TIMEOUT_S) -> tuple[int, int]:
-    """A partition's low and high watermarks, asked again while its leadership moves (a broker restarting, an
-    election: NOT_LEADER_FOR_PARTITION seen on the lab; UNKNOWN_LEADER_EPOCH, a ListOffsets whose leader epoch ran
-    ahead of the broker's, seen by the tests' admin client), within `timeout_s`. Each is a RetriableException in
-    apache/kafka 3.9 clients/src/main/java/org/apache/kafka/common/errors/."""
-    from confluent_kafka import KafkaError, KafkaException
+    """A partition's low and high watermarks, asked again while its leadership moves (leaders.py), within
+    `timeout_s`."""
+    from kafka_mirror.leaders import asked_again
 
-    moving = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TIMED_OUT,
-              KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH,
-              KafkaError.OFFSET_NOT_AVAILABLE}
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return consumer.get_watermark_offsets(tp, timeout=max(1.0, deadline - time.monotonic()))
-        except KafkaException as exc:
-            if exc.args[0].code() not in moving or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.5)
+    return asked_again(lambda left: consumer.get_watermark_offsets(tp, timeout=left), timeout_s)
 
 
 def primary_offsets(conf: dict, group: str) -> dict[tuple[str, int], int]:

@@ -182,6 +182,22 @@ def test_a_moving_coordinator_is_asked_again_within_the_timeout():
     assert run(secondary).result["changed"] and not secondary.describe_errors
 
 
+def test_a_moving_partition_leader_is_asked_again_within_the_timeout():
+    """The ends read while a leader moves (a rolling restart of the secondary): librdkafka hands NOT_LEADER and kin
+    of a ListOffsets to the caller (src/rdkafka_request.c, rd_kafka_handle_ListOffsets)."""
+    secondary = Secondary()
+    moving = [KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE]
+
+    def get_watermark_offsets(tp, timeout, cached):
+        if moving:
+            raise KafkaException(KafkaError(moving.pop(0)))
+        return (0, 40000)
+
+    secondary.get_watermark_offsets = get_watermark_offsets
+    with mock.patch.object(groups_utils.time, "sleep", lambda s: None):
+        assert run(secondary).result["changed"] and not moving
+
+
 def test_a_coordinator_that_never_settles_fails_after_the_timeout():
     secondary = Secondary()
     secondary.describe_errors = [KafkaError.NOT_COORDINATOR] * 1000

@@ -1,0 +1,65 @@
+"""kafka_mirror_check reads the secondary's ends before and after its canary: a partition whose leader moves (a
+rolling restart of the secondary) is asked again within the request timeout, not a failed check. librdkafka hands
+such ListOffsets answers to the caller (src/rdkafka_request.c, rd_kafka_handle_ListOffsets); each is a
+RetriableException in apache/kafka 3.9 (clients/src/main/java/org/apache/kafka/common/errors/)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils import _kafka_check as check
+
+
+class Reader:
+    """The check's consumer on the secondary: partition 1's end fails with `errors` in turn, then answers."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors, self.asked = list(errors), 0
+
+    def list_topics(self, topic, timeout):
+        return SimpleNamespace(topics={topic: SimpleNamespace(partitions=dict.fromkeys(range(3)), error=None)})
+
+    def get_watermark_offsets(self, tp, timeout):
+        self.asked += 1
+        if tp.partition == 1 and self.errors:
+            raise KafkaException(KafkaError(self.errors.pop(0)))
+        return (0, 100 + tp.partition)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, s: float) -> None:
+        self.now += s
+
+
+@pytest.fixture
+def clock():
+    c = Clock()
+    with mock.patch.object(check.time, "monotonic", lambda: c.now), mock.patch.object(check.time, "sleep", c.sleep):
+        yield c
+
+
+def test_every_leadership_in_motion_is_asked_again(clock):
+    reader = Reader(KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE)
+    assert check.end_offsets(reader, "orders", 30) == {0: 100, 1: 101, 2: 102}
+    assert reader.asked == 8 and clock.now == pytest.approx(5 * check.PAUSE_S)
+
+
+def test_a_leader_that_never_settles_fails_within_the_timeout(clock):
+    reader = Reader(*[KafkaError.NOT_LEADER_FOR_PARTITION] * 1000)
+    with pytest.raises(KafkaException):
+        check.end_offsets(reader, "orders", 10)
+    assert clock.now <= 10
+
+
+def test_another_error_is_not_asked_again(clock):
+    reader = Reader(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    with pytest.raises(KafkaException) as raised:
+        check.end_offsets(reader, "orders", 30)
+    assert raised.value.args[0].name() == "TOPIC_AUTHORIZATION_FAILED" and clock.now == 0

@@ -1,0 +1,113 @@
+"""A leadership in motion is asked again, bounded (leaders.py); what is not one is raised at once. Kafka's own admin
+client does the same with every retriable ListOffsets error (apache/kafka 3.9
+clients/src/main/java/org/apache/kafka/clients/admin/internals/ListOffsetsHandler.java, handleResponse)."""
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from kafka_mirror import leaders, transactions
+from kafka_mirror.errors import MirrorError
+from kafka_mirror.translate import watermarks
+
+
+class Clock:
+    """time.monotonic and time.sleep of leaders.py: a sleep moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.now += s
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(leaders.time, "monotonic", c.monotonic)
+    monkeypatch.setattr(leaders.time, "sleep", c.sleep)
+    return c
+
+
+class Watermarks:
+    """A consumer whose get_watermark_offsets fails with `errors` in turn, then answers."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def get_watermark_offsets(self, tp, timeout):
+        self.calls += 1
+        if self.errors:
+            raise KafkaException(KafkaError(self.errors.pop(0)))
+        return (0, 42)
+
+
+def test_every_leadership_in_motion_is_asked_again(clock):
+    moving = Watermarks(KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                        KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH,
+                        KafkaError.OFFSET_NOT_AVAILABLE)
+    assert watermarks(moving, TopicPartition("m", 0), 30) == (0, 42)
+    assert moving.calls == 6 and clock.now == pytest.approx(5 * leaders.PAUSE_S)
+
+
+def test_another_error_is_raised_at_once(clock):
+    denied = Watermarks(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    with pytest.raises(KafkaException) as raised:
+        watermarks(denied, TopicPartition("m", 0), 30)
+    assert raised.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED and denied.calls == 1
+
+
+def test_a_leader_that_never_settles_is_given_up_at_the_deadline(clock):
+    never = Watermarks(*[KafkaError.NOT_LEADER_FOR_PARTITION] * 1000)
+    with pytest.raises(KafkaException) as raised:
+        watermarks(never, TopicPartition("m", 0), 10)
+    assert raised.value.args[0].code() == KafkaError.NOT_LEADER_FOR_PARTITION
+    assert clock.now <= 10 and never.calls == 20  # every PAUSE_S while the deadline is ahead, then given up
+
+
+class ListOffsetsAdmin:
+    """The target's admin client for read_positions: its ListOffsets answers `errors` in turn, then `end`."""
+
+    def __init__(self, *errors: int, end: int = 0) -> None:
+        self.errors, self.end, self.calls = list(errors), end, 0
+
+    def __call__(self, conf: dict) -> ListOffsetsAdmin:
+        return self
+
+    def list_offsets(self, request, isolation_level=None, request_timeout=None):
+        self.calls += 1
+        answer: Future = Future()
+        if self.errors:
+            answer.set_exception(KafkaException(KafkaError(self.errors.pop(0))))
+        else:
+            answer.set_result(type("Info", (), {"offset": self.end})())
+        return {tp: answer for tp in request}
+
+
+def test_the_exactly_once_resume_reads_its_positions_through_a_leader_move(clock, monkeypatch):
+    """read_positions, at every assignment with --exactly-once: the positions topic's end asked again while its
+    leader moves (UNKNOWN_LEADER_EPOCH as the CI run saw it), where it stopped the stream before."""
+    admin = ListOffsetsAdmin(KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.NOT_LEADER_FOR_PARTITION)
+    monkeypatch.setattr(transactions, "AdminClient", admin)
+    assert transactions.read_positions({}, "positions", "src", "g", 90) == {}  # an empty topic: nothing stored
+    assert admin.calls == 3
+
+
+def test_a_missing_positions_topic_is_named_after_the_bound(clock, monkeypatch):
+    monkeypatch.setattr(transactions, "AdminClient", ListOffsetsAdmin(*[KafkaError.UNKNOWN_TOPIC_OR_PART] * 1000))
+    with pytest.raises(MirrorError, match="the positions topic positions does not exist on the target"):
+        transactions.read_positions({}, "positions", "src", "g", 90)
+    assert clock.now <= transactions.END_TIMEOUT_S
+
+
+def test_a_refused_read_of_the_positions_topic_stops_at_once(clock, monkeypatch):
+    admin = ListOffsetsAdmin(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    monkeypatch.setattr(transactions, "AdminClient", admin)
+    with pytest.raises(MirrorError, match="reading the end of the positions topic positions"):
+        transactions.read_positions({}, "positions", "src", "g", 90)
+    assert admin.calls == 1
