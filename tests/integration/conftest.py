@@ -160,3 +160,14 @@ def restore(lab):
     if stale:
         info, tasks = lab.primary.restart(stale)
         assert info["request_status"] == "COMPLETED", json.dumps(tasks, indent=1)[:3000]
+
+
+@pytest.fixture(autouse=True)
+def discard_mirrors():
+    """Whatever a test did, none of the workers it started (test_mirror.Mirror, in every module that uses it) runs
+    into the next test."""
+    yield
+    from .test_mirror import Mirror
+
+    while Mirror.started:
+        Mirror.started.pop().discard()

@@ -1,16 +1,23 @@
-"""Group calls asked again while the group's coordinator moves (NOT_COORDINATOR and kin, seen in CI after the
-brokers' leaders move) or a topic just created is not yet known to every broker (UNKNOWN_TOPIC_OR_PART on a commit,
-seen in a clean-clone run), as a group's client would: bounded."""
+"""Calls asked again while the group's coordinator moves (NOT_COORDINATOR and kin, seen in CI after the brokers'
+leaders move), a partition's leader moves (LEADER_MOVING: UNKNOWN_LEADER_EPOCH on a ListOffsets, seen in a
+clean-clone run; the lab rebalances leaders to their preferred brokers every 300 s, so they move mid-test after a
+broker restart), or a topic just created is not yet known to every broker (UNKNOWN_TOPIC_OR_PART on a commit, seen in
+a clean-clone run), as a group's client would: bounded."""
 from __future__ import annotations
 
 import time
 from typing import Callable, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 T = TypeVar("T")
+# A partition's leadership in motion, as ListOffsets answers it (apache/kafka 3.9 clients/.../common/errors/: each a
+# RetriableException, FencedLeaderEpochException through InvalidMetadataException); librdkafka refreshes its metadata
+# on them but hands them to the caller (src/rdkafka_request.c, rd_kafka_handle_ListOffsets), with retriable() false.
+LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+                 KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE)
 TRANSIENT = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-             KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT)
+             KafkaError._TIMED_OUT, *LEADER_MOVING)
 
 
 def asked_again(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -> T:
@@ -24,3 +31,8 @@ def asked_again(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -
                 raise
             time.sleep(pause)
     raise AssertionError("unreachable: attempts must be 1 or more")
+
+
+def watermarks(consumer, topic: str, partition: int) -> tuple[int, int]:
+    """A partition's low and high watermarks, asked again while its leader moves."""
+    return asked_again(lambda: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30))

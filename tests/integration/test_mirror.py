@@ -18,7 +18,7 @@ from confluent_kafka import (OFFSET_END, Consumer, IsolationLevel, KafkaError, K
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 from mirrorfaults.controls import set_topic_config
 
-from .coordinator import asked_again
+from .coordinator import LEADER_MOVING, asked_again, watermarks
 
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,10 @@ def clusters(reachable):
 
 
 class Mirror:
-    """kafka-mirror as a process group of its own (supervisor + stream processes)."""
+    """kafka-mirror as a process group of its own (supervisor + stream processes). Every one started is discarded
+    after its test (conftest.py, discard_mirrors), whatever the test did: a worker left running fails the next test."""
+
+    started: list[Mirror] = []
 
     def __init__(self, workdir: Path, source: str, target: str, group: str, *args: str, consumer: str = "") -> None:
         (workdir / "consumer.properties").write_text(f"bootstrap.servers={source}\ngroup.id={group}\n{consumer}")
@@ -42,11 +45,16 @@ class Mirror:
         self.log = open(workdir / f"mirror-{uuid.uuid4().hex[:6]}.log", "wb")
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
                                      env={**os.environ, "STATE_DIRECTORY": str(workdir)})
+        Mirror.started.append(self)
 
     def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, and its exit code; a worker that has not exited within `timeout` is killed and the wait raises."""
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.discard()
+            raise
         finally:
             self.log.close()
 
@@ -56,16 +64,18 @@ class Mirror:
         self.log.close()
 
     def discard(self) -> None:
-        """After a failed test: no process of this worker left running, its log closed (else pytest's unraisable
-        ResourceWarnings fail the next test)."""
-        if self.log.closed:
-            return
+        """No process of this worker's group left running, its log closed (else pytest's unraisable ResourceWarnings
+        fail the next test). Never raises: it runs in `finally` and teardown, where it would hide the failure."""
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the streams too, should the supervisor have exited alone
         except ProcessLookupError:  # the whole group has exited
             pass
-        self.proc.wait(10)
-        self.log.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass  # SIGKILL not yet served: nothing more to do
+        finally:
+            self.log.close()
 
     def output(self) -> str:
         if not self.log.closed:
@@ -83,14 +93,17 @@ def create(bootstrap: str, topic: str, partitions: int = 8, rf: int = 2) -> None
 
 
 def count(bootstrap: str, topic: str) -> int:
+    """Records on `topic`: 0 while it is being created; any other error raised (a 0 read as "nothing there" would
+    make a test's "was the fault tested" guard pass by itself)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "count"})
     try:
-        md = consumer.list_topics(topic, timeout=30).topics[topic]
-        if md.error is not None:
+        md = asked_again(lambda: consumer.list_topics(topic, timeout=30)).topics[topic]
+        if md.error is not None:  # not created yet
             return 0
-        return sum(hi - lo for lo, hi in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-                                          for p in md.partitions))
-    except KafkaException:  # a topic being created: not there yet
+        return sum(hi - lo for lo, hi in (watermarks(consumer, topic, p) for p in md.partitions))
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:  # a partition not yet known where it is asked
+            raise
         return 0
     finally:
         consumer.close()
@@ -124,7 +137,7 @@ def lag(source: str, group: str, topic: str) -> int:
     try:
         parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         committed = asked_again(lambda: consumer.committed([TopicPartition(topic, p) for p in parts], timeout=30))
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+        ends = {p: watermarks(consumer, topic, p)[1] for p in parts}
         return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
     finally:
         consumer.close()
@@ -157,7 +170,7 @@ def read_all(bootstrap: str, topic: str) -> dict[int, list]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                          "enable.auto.commit": False})
     md = consumer.list_topics(topic, timeout=30).topics[topic]
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30) for p in md.partitions}
+    ends = {p: watermarks(consumer, topic, p) for p in md.partitions}
     consumer.assign([TopicPartition(topic, p, lo) for p, (lo, _) in ends.items()])
     out: dict[int, list] = {p: [] for p in md.partitions}
     remaining = sum(hi - lo for lo, hi in ends.values())
@@ -231,7 +244,7 @@ def test_200k_records_arrive_complete_ordered_and_faithful_and_sigterm_commits(c
     # SIGTERM committed everything the target had acknowledged: the group is at the end of every partition.
     consumer = Consumer({"bootstrap.servers": source, "group.id": f"g-{topic}"})
     committed = asked_again(lambda: consumer.committed([TopicPartition(topic, p) for p in src], timeout=30))
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in src}
+    ends = {p: watermarks(consumer, topic, p)[1] for p in src}
     consumer.close()
     assert {tp.partition: tp.offset for tp in committed} == ends
 
@@ -342,7 +355,7 @@ def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[tuple[int, int
     ends_of = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                         "isolation.level": "read_uncommitted"})
     parts = ends_of.list_topics(topic, timeout=30).topics[topic].partitions
-    ends = {p: ends_of.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+    ends = {p: watermarks(ends_of, topic, p)[1] for p in parts}
     ends_of.close()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                          "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": isolation})
@@ -361,12 +374,6 @@ def read_seqs(bootstrap: str, topic: str, isolation: str) -> list[tuple[int, int
                 assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
     consumer.close()
     return seqs
-
-
-# A partition's leadership in motion, seen in ListOffsets answers (apache/kafka 3.9 clients/.../errors/: each a
-# RetriableException, FencedLeaderEpochException through InvalidMetadataException).
-LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
-                 KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE)
 
 
 def ends(bootstrap: str, topic: str, level: IsolationLevel) -> dict[int, int] | None:
@@ -463,11 +470,18 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
                         mirror.output()[-3000:]
                     time.sleep(0.05)
             mirror.kill9()
-            high = ends(target, topic, IsolationLevel.READ_UNCOMMITTED) or high
+            # The ends at this kill, asked until answered: an older `high` would let the next worker's first
+            # commit and its predecessor's open transaction pass both waits at once, a kill that tests nothing.
+            while (marks := ends(target, topic, IsolationLevel.READ_UNCOMMITTED)) is None:
+                assert time.monotonic() < deadline, "the target's ends not answered after the kill"
+                time.sleep(0.05)
+            high = marks
     finally:
-        if mirror is not None:  # after a failed wait, no worker left running into the next test
-            mirror.discard()
-        n = trickle.stop()
+        try:
+            if mirror is not None:  # after a failed wait, no worker left running into the next test
+                mirror.discard()
+        finally:
+            n = trickle.stop()
     final = Mirror(tmp_path, source, target, f"g-{topic}", *args)
     try:
         wait_caught_up(source, f"g-{topic}", topic, 240, final)

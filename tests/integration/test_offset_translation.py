@@ -79,7 +79,7 @@ def read_from(bootstrap: str, topic: str, positions: dict[int, int]) -> dict[int
     """Values of each partition from `positions` to its end (read_committed)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4()}",
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in positions}
+    ends = {p: watermarks(consumer, topic, p)[1] for p in positions}
     consumer.assign([TopicPartition(topic, p, o) for p, o in positions.items()])
     out: dict[int, list[bytes]] = {p: [] for p in positions}
     todo = {p for p in positions if positions[p] < ends[p]}
@@ -364,7 +364,7 @@ def wait_synced(workdir: Path, group: str, positions: int | dict[int, int], time
 def consumer_end(bootstrap: str, topic: str, partition: int) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ends"})
     try:
-        return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
+        return watermarks(consumer, topic, partition)[1]
     finally:
         consumer.close()
 
