@@ -77,8 +77,9 @@ KAFKA_REQUIRED_IF = [["security_protocol", "SASL_PLAINTEXT", ["sasl_mechanism"]]
 
 # A partition's leadership moving (a broker restarting, an election, a client's metadata ahead of a broker's), by
 # librdkafka error name: each a RetriableException in apache/kafka 3.9 (clients/src/main/java/org/apache/kafka/
-# common/errors/), which librdkafka's ListOffsets hands to the caller (src/rdkafka_request.c,
-# rd_kafka_handle_ListOffsets: metadata refreshed, not asked again). Reads of ends ask again on them, bounded.
+# common/errors/). librdkafka's watermark query hands NOT_LEADER_FOR_PARTITION and OFFSET_NOT_AVAILABLE to the caller
+# (src/rdkafka_request.c, rd_kafka_handle_ListOffsets: metadata refreshed, not sent again), its admin ListOffsets
+# every one (src/rdkafka_admin.c). Reads of ends ask again on them, bounded.
 LEADER_MOVING = ("NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_LEADER_EPOCH", "FENCED_LEADER_EPOCH",
                  "OFFSET_NOT_AVAILABLE")
 

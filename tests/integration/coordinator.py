@@ -12,8 +12,9 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 T = TypeVar("T")
 # A partition's leadership in motion, as ListOffsets answers it (apache/kafka 3.9 clients/.../common/errors/: each a
-# RetriableException, FencedLeaderEpochException through InvalidMetadataException); librdkafka refreshes its metadata
-# on them but hands them to the caller (src/rdkafka_request.c, rd_kafka_handle_ListOffsets), with retriable() false.
+# RetriableException, FencedLeaderEpochException through InvalidMetadataException). librdkafka's admin ListOffsets
+# hands each back (src/rdkafka_admin.c), its watermark query NOT_LEADER and OFFSET_NOT_AVAILABLE (src/rdkafka_request.c,
+# rd_kafka_handle_ListOffsets: refreshed, not sent again), with retriable() false.
 LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
                  KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE)
 TRANSIENT = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
@@ -35,4 +36,4 @@ def asked_again(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -
 
 def watermarks(consumer, topic: str, partition: int) -> tuple[int, int]:
     """A partition's low and high watermarks, asked again while its leader moves."""
-    return asked_again(lambda: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30))
+    return asked_again(lambda: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10))

@@ -21,6 +21,7 @@ from kafka_lab import node
 from kafka_lab.layout import Paths
 
 from .conftest import kafka_lab
+from .coordinator import watermarks
 from .playbook import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.nodes]
@@ -97,7 +98,7 @@ def ends(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4()}"})
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+        return {p: watermarks(consumer, topic, p)[1] for p in partitions}
     finally:
         consumer.close()
 

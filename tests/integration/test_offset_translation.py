@@ -20,7 +20,7 @@ import yaml
 from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from .coordinator import asked_again
+from .coordinator import asked_again, watermarks
 from .test_mirror import Mirror, clusters, create, settled_count, wait_caught_up, wait_count  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration

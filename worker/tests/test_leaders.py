@@ -105,6 +105,28 @@ def test_a_missing_positions_topic_is_named_after_the_bound(clock, monkeypatch):
     assert clock.now <= transactions.END_TIMEOUT_S
 
 
+def test_an_unanswered_read_of_the_positions_topic_is_a_timeout_not_a_crash(clock, monkeypatch):
+    """The future not answered within its wait (concurrent.futures.TimeoutError, not a KafkaException): asked again
+    as librdkafka's own _TIMED_OUT would be, then named, never an exception the assignment callback does not expect."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    class Unanswered:
+        def result(self, timeout=None):
+            clock.now += timeout
+            raise FutureTimeout()
+
+    class Admin(ListOffsetsAdmin):
+        def list_offsets(self, request, isolation_level=None, request_timeout=None):
+            self.calls += 1
+            return {tp: Unanswered() for tp in request}
+
+    admin = Admin()
+    monkeypatch.setattr(transactions, "AdminClient", admin)
+    with pytest.raises(MirrorError, match="reading the end of the positions topic positions: .*[Tt]imed out"):
+        transactions.read_positions({}, "positions", "src", "g", 90)
+    assert clock.now <= transactions.END_TIMEOUT_S + 0.1
+
+
 def test_a_refused_read_of_the_positions_topic_stops_at_once(clock, monkeypatch):
     admin = ListOffsetsAdmin(KafkaError.TOPIC_AUTHORIZATION_FAILED)
     monkeypatch.setattr(transactions, "AdminClient", admin)

@@ -1,9 +1,10 @@
 """Answers that mean a partition's leadership is moving (a broker restarting, an election, a client's metadata ahead
 of a broker's): asked again, bounded. Each is a RetriableException in apache/kafka 3.9
 (clients/src/main/java/org/apache/kafka/common/errors/; FencedLeaderEpochException through InvalidMetadataException).
-librdkafka refreshes its metadata on them but hands ListOffsets answers to the caller without asking again
-(src/rdkafka_request.c, rd_kafka_handle_ListOffsets; src/rdkafka_admin.c, the admin ListOffsets): UNKNOWN_LEADER_EPOCH
-reached the tests' admin client in a clean-clone CI run, NOT_LEADER_FOR_PARTITION a translate on the lab."""
+librdkafka's admin ListOffsets hands every one back (src/rdkafka_admin.c, rd_kafka_ListOffsets_handle_result), and
+its watermark query NOT_LEADER_FOR_PARTITION and OFFSET_NOT_AVAILABLE (src/rdkafka_request.c,
+rd_kafka_handle_ListOffsets: metadata refreshed, the request not sent again): UNKNOWN_LEADER_EPOCH reached the tests'
+admin client in a clean-clone CI run, NOT_LEADER_FOR_PARTITION a translate on the lab."""
 from __future__ import annotations
 
 import time
@@ -21,11 +22,11 @@ PAUSE_S = 0.5
 
 def asked_again(call: Callable[[float], T], timeout_s: float) -> T:
     """call(seconds left)'s answer, asked again while it fails with a MOVING error, until `timeout_s` has passed;
-    then, or on any other error, its KafkaException."""
+    then, or on any other error, its KafkaException. `call` is to wait no longer than it is given."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return call(max(1.0, deadline - time.monotonic()))
+            return call(max(0.1, deadline - time.monotonic()))
         except KafkaException as exc:
             if exc.args[0].code() not in MOVING or time.monotonic() + PAUSE_S >= deadline:
                 raise

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -23,7 +24,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from kafka_mirror.errors import MirrorError
 from kafka_mirror.leaders import asked_again
 
-END_TIMEOUT_S = 30.0  # the positions topic's end, asked again while its leader moves
+END_TIMEOUT_S = 30.0  # the positions topic's end, asked again while its leader moves (an assignment waits on it)
 
 
 def transactional_id(group: str, instance_id: str, stream: int, source_id: str) -> str:
@@ -62,8 +63,11 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
 
     def end(left: float) -> int:
         latest = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
-                                    request_timeout=min(left, 30))
-        return latest[tp].result(timeout=min(left, 30) + 1).offset
+                                    request_timeout=left)
+        try:
+            return latest[tp].result(timeout=left).offset
+        except FutureTimeout:  # as librdkafka's own request timeout says it
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
 
     try:  # asked again while the partition's leader moves: a rolling restart of the target must not stop the stream
         high = asked_again(end, min(timeout, END_TIMEOUT_S))

@@ -13,28 +13,32 @@ from confluent_kafka import KafkaError, KafkaException
 from ansible_collections.ambari_kafka.mirroring.plugins.module_utils import _kafka_check as check
 
 
-class Reader:
-    """The check's consumer on the secondary: partition 1's end fails with `errors` in turn, then answers."""
-
-    def __init__(self, *errors: int) -> None:
-        self.errors, self.asked = list(errors), 0
-
-    def list_topics(self, topic, timeout):
-        return SimpleNamespace(topics={topic: SimpleNamespace(partitions=dict.fromkeys(range(3)), error=None)})
-
-    def get_watermark_offsets(self, tp, timeout):
-        self.asked += 1
-        if tp.partition == 1 and self.errors:
-            raise KafkaException(KafkaError(self.errors.pop(0)))
-        return (0, 100 + tp.partition)
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
 
     def sleep(self, s: float) -> None:
         self.now += s
+
+
+class Reader:
+    """The check's consumer on the secondary: partition 1's end fails with `errors` in turn, then answers; each
+    failed ask takes `slow` of the timeout it was given (a request that waited for its answer) on `clock`."""
+
+    def __init__(self, *errors: int, clock: Clock | None = None, slow: float = 0.0) -> None:
+        self.errors, self.asked, self.clock, self.slow, self.given = list(errors), 0, clock, slow, []
+
+    def list_topics(self, topic, timeout):
+        return SimpleNamespace(topics={topic: SimpleNamespace(partitions=dict.fromkeys(range(3)), error=None)})
+
+    def get_watermark_offsets(self, tp, timeout):
+        self.asked += 1
+        self.given.append(timeout)
+        if tp.partition == 1 and self.errors:
+            if self.clock is not None:
+                self.clock.now += self.slow * timeout
+            raise KafkaException(KafkaError(self.errors.pop(0)))
+        return (0, 100 + tp.partition)
 
 
 @pytest.fixture
@@ -56,6 +60,21 @@ def test_a_leader_that_never_settles_fails_within_the_timeout(clock):
     with pytest.raises(KafkaException):
         check.end_offsets(reader, "orders", 10)
     assert clock.now <= 10
+
+
+def test_slow_answers_share_one_timeout(clock):
+    """Each ask is given what is left of the one timeout, not a fresh one: the check's own deadline stays its own."""
+    reader = Reader(*[KafkaError.LEADER_NOT_AVAILABLE] * 1000, clock=clock, slow=0.5)
+    with pytest.raises(KafkaException):
+        check.end_offsets(reader, "orders", 30)
+    asks = reader.given[1:]  # partition 1's, after partition 0 answered at once
+    assert clock.now <= 30 and len(asks) > 2 and all(b < a for a, b in zip(asks, asks[1:]))
+
+
+def test_a_topic_the_mirror_just_created_is_asked_again(clock):
+    """UNKNOWN_TOPIC_OR_PART from a leader that has not applied the new topic yet (_wait_topic's case)."""
+    reader = Reader(KafkaError.UNKNOWN_TOPIC_OR_PART)
+    assert check.end_offsets(reader, "orders", 30) == {0: 100, 1: 101, 2: 102}
 
 
 def test_another_error_is_not_asked_again(clock):
