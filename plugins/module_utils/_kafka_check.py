@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (LEADER_MOVING, KafkaModuleError,
-                                                                                   client_config)
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (
+    LEADER_MOVING, KafkaModuleError, client_config)
 
 PAUSE_S = 0.5
 # Also asked again here: a topic the mirror has just created, not yet known to the leader asked (librdkafka takes it

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (LEADER_MOVING, KafkaModuleError,
-                                                                                   client_config)
+from ansible_collections.ambari_kafka.mirroring.plugins.module_utils._kafka import (
+    LEADER_MOVING, KafkaModuleError, client_config)
 
 EXACT, INEXACT, UNMAPPED = "exact", "inexact", "unmapped"
 IDLE_STATES = ("EMPTY", "DEAD")
