@@ -57,8 +57,8 @@ def run_mirror_check(module, admin):
     target = target_config(p)
     reader = Consumer({**target, "group.id": "ambari_kafka.mirroring-check", "enable.auto.commit": False})
     try:
-        start = time.monotonic()
         before = end_offsets(reader, topic, p["request_timeout"])
+        start = time.monotonic()  # the canary's own deadline: the read before it may have waited for a leader
         canary = "ambari_kafka.mirroring canary %s" % uuid.uuid4()
         sent = _produce(source, topic, canary, p["request_timeout"])
         if before is None:
@@ -75,12 +75,17 @@ def run_mirror_check(module, admin):
                                 "source_partition": sent["partition"], "source_offset": sent["offset"],
                                 "target_partition": m.partition(), "target_offset": m.offset()}
         try:
-            after = end_offsets(reader, topic, p["request_timeout"]) or {}
+            after = end_offsets(reader, topic, p["request_timeout"])
+        except KafkaException as exc:  # the canary's verdict stands; only how far the target moved is unknown
+            after, why = None, exc.args[0].str()
+        else:
+            why = "the topic's metadata did not answer"
+        if after is None:
+            seen_moving = "the target topic's end offsets could not be read again (%s)" % why
+        else:
             moved = sum(after.get(k, 0) - v for k, v in before.items())
             seen_moving = ("the target topic's end offsets did not move (the mirror is not copying)" if moved == 0
                            else "%d records arrived on the target, not the canary (the mirror is behind)" % moved)
-        except KafkaException as exc:  # the canary's verdict stands; only how far the target moved is unknown
-            seen_moving = "the target topic's end offsets could not be read again (%s)" % exc.args[0].str()
         raise KafkaModuleError(
             "The canary produced to %s (partition %s, offset %s) on the primary was not read on the secondary within "
             "%ss: %s. Check the mirror worker's /health and its log (journalctl -u kafka-mirror)."

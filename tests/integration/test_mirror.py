@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ class Mirror:
             return
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # the streams too, should the supervisor have exited alone
-        except ProcessLookupError:  # the whole group has exited
+        except OSError:  # the whole group has exited (ESRCH), or is no longer ours to signal (EPERM)
             pass
         try:
             self.proc.wait(10)
@@ -384,12 +385,14 @@ def ends(bootstrap: str, topic: str, level: IsolationLevel) -> dict[int, int] | 
     in a clean-clone CI run when the admin client's metadata ran ahead of a broker's (apache/kafka 3.9
     UnknownLeaderEpochException.java: a RetriableException, "clients need not refresh metadata before retrying")."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    parts = [TopicPartition(topic, p) for p in admin.list_topics(topic, timeout=30).topics[topic].partitions]
-    futures = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=level, request_timeout=30)
+    parts = [TopicPartition(topic, p) for p in admin.list_topics(topic, timeout=10).topics[topic].partitions]
+    futures = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=level, request_timeout=10)
     try:
-        return {tp.partition: f.result(30).offset for tp, f in futures.items()}
+        return {tp.partition: f.result(11).offset for tp, f in futures.items()}
+    except FutureTimeout:  # unanswered: as librdkafka's _TIMED_OUT, asked again by the caller within its deadline
+        return None
     except KafkaException as exc:
-        if exc.args[0].code() not in LEADER_MOVING:
+        if exc.args[0].code() not in (*LEADER_MOVING, KafkaError._TIMED_OUT):
             raise
         return None
 
