@@ -59,7 +59,6 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
     it would be missed. `timeout`: beyond transaction.timeout.ms, after which the coordinator aborts a transaction
     whose producer died. Raises MirrorError when the end is not reached in time: an older position copies twice."""
     tp = TopicPartition(topic, 0)
-    admin = AdminClient(conf)
 
     def end(left: float) -> int:
         latest = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
@@ -70,6 +69,7 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
 
     try:  # asked again while the partition's leader moves: a rolling restart of the target must not stop the stream
+        admin = AdminClient(conf)
         high = asked_again(end, min(timeout, END_TIMEOUT_S))
     except KafkaException as exc:
         err = exc.args[0]
