@@ -1,5 +1,6 @@
 """Calls asked again while the group's coordinator moves (NOT_COORDINATOR and kin, seen in CI after the brokers'
-leaders move), a partition's leader moves (LEADER_MOVING: UNKNOWN_LEADER_EPOCH on a ListOffsets, seen in a
+leaders move), a partition's leader moves (kafka_mirror.leaders.MOVING, the worker's own set: UNKNOWN_LEADER_EPOCH
+on a ListOffsets, seen in a
 clean-clone run; the lab rebalances leaders to their preferred brokers every 300 s, so they move mid-test after a
 broker restart), or a topic just created is not yet known to every broker (UNKNOWN_TOPIC_OR_PART on a commit, seen in
 a clean-clone run), as a group's client would: bounded."""
@@ -9,16 +10,13 @@ import time
 from typing import Callable, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from kafka_mirror.leaders import MOVING
 
 T = TypeVar("T")
-# A partition's leadership in motion, as ListOffsets answers it (apache/kafka 3.9 clients/.../common/errors/: each a
-# RetriableException, FencedLeaderEpochException through InvalidMetadataException). librdkafka's admin ListOffsets
-# hands each back (src/rdkafka_admin.c), its watermark query NOT_LEADER and OFFSET_NOT_AVAILABLE (src/rdkafka_request.c,
-# rd_kafka_handle_ListOffsets: refreshed, not sent again), with retriable() false.
-LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
-                 KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH, KafkaError.OFFSET_NOT_AVAILABLE)
+# The group's coordinator moving, and a partition's leadership in motion as the worker knows it (leaders.py: each a
+# RetriableException in apache/kafka 3.9, with retriable() false in librdkafka's answers).
 TRANSIENT = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-             KafkaError._TIMED_OUT, *LEADER_MOVING)
+             *MOVING)
 
 
 def asked_again(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -> T:

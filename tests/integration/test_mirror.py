@@ -17,9 +17,10 @@ import pytest
 from confluent_kafka import (OFFSET_END, Consumer, IsolationLevel, KafkaError, KafkaException, Producer,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
+from kafka_mirror.leaders import MOVING
 from mirrorfaults.controls import set_topic_config
 
-from .coordinator import LEADER_MOVING, asked_again, watermarks
+from .coordinator import asked_again, watermarks
 
 
 pytestmark = pytest.mark.integration
@@ -392,7 +393,7 @@ def ends(bootstrap: str, topic: str, level: IsolationLevel) -> dict[int, int] | 
     except FutureTimeout:  # unanswered: as librdkafka's _TIMED_OUT, asked again by the caller within its deadline
         return None
     except KafkaException as exc:
-        if exc.args[0].code() not in (*LEADER_MOVING, KafkaError._TIMED_OUT):
+        if exc.args[0].code() not in MOVING:
             raise
         return None
 
