@@ -109,12 +109,24 @@ def peering(on: bool) -> None:
     IP_FORWARD.write_text("1\n" if on else "0\n")
 
 
-def set_topic_config(bootstrap: str, topic: str, name: str, value: str) -> None:
+def set_topic_config(bootstrap: str, topic: str, name: str, value: str, settled: int = 5) -> None:
+    """Set a topic config, and return once `settled` reads in a row answer the new value. The controller answers the
+    alter once the change is in its metadata log; each broker applies it a little later, and a topic's
+    DescribeConfigs goes to any broker (a worker started at once read the old max.message.bytes in a clean-clone CI
+    run and stopped on it)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     entry = ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(30)
+    deadline, seen = time.monotonic() + 30, 0
+    while seen < settled:
+        if time.monotonic() > deadline:
+            raise BenchError(f"{topic}'s {name} not read back as {value} within 30 s")
+        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+        answer = next(iter(described.values())).result(30).get(name)
+        seen = seen + 1 if answer is not None and answer.value == value else 0
+        time.sleep(0.1)
 
 
 def node_ssh(lab_: Lab, *command: str, timeout: float = 120, check: bool = True, stdin: str | None = None) -> str:
