@@ -80,8 +80,10 @@ KAFKA_REQUIRED_IF = [["security_protocol", "SASL_PLAINTEXT", ["sasl_mechanism"]]
 # common/errors/). librdkafka's watermark query hands NOT_LEADER_FOR_PARTITION and OFFSET_NOT_AVAILABLE to the caller
 # (src/rdkafka_request.c, rd_kafka_handle_ListOffsets: metadata refreshed, not sent again), its admin ListOffsets
 # every one (src/rdkafka_admin.c). Reads of ends ask again on them, bounded.
+# A broker moving too: the connection lost, or the broker dropped from the metadata while it restarts
+# (DisconnectException and NetworkException in apache/kafka 3.9, also retriable).
 LEADER_MOVING = ("NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_LEADER_EPOCH", "FENCED_LEADER_EPOCH",
-                 "OFFSET_NOT_AVAILABLE")
+                 "OFFSET_NOT_AVAILABLE", "_TRANSPORT", "_DESTROY_BROKER")
 
 # Why a connection failed, as librdkafka tells it to the error callback (the request itself only times out).
 _CONNECTION_ERRORS = []

@@ -38,7 +38,10 @@ class Watermarks:
     """A consumer whose get_watermark_offsets fails with `errors` in turn, then answers."""
 
     def __init__(self, *errors: int) -> None:
-        self.errors, self.calls = list(errors), 0
+        self.errors, self.calls, self.refreshed = list(errors), 0, 0
+
+    def list_topics(self, topic=None, timeout=-1):
+        self.refreshed += 1
 
     def get_watermark_offsets(self, tp, timeout):
         self.calls += 1
@@ -47,12 +50,21 @@ class Watermarks:
         return (0, 42)
 
 
-def test_every_leadership_in_motion_is_asked_again(clock):
+def test_every_leadership_in_motion_is_asked_again_and_logged_once(clock, caplog):
     moving = Watermarks(KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
                         KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.FENCED_LEADER_EPOCH,
-                        KafkaError.OFFSET_NOT_AVAILABLE)
-    assert watermarks(moving, TopicPartition("m", 0), 30) == (0, 42)
-    assert moving.calls == 6 and clock.now == pytest.approx(5 * leaders.PAUSE_S)
+                        KafkaError.OFFSET_NOT_AVAILABLE, KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER)
+    with caplog.at_level("INFO", logger=leaders.log.name):
+        assert watermarks(moving, TopicPartition("m", 3), 30) == (0, 42)
+    assert moving.calls == 8 and moving.refreshed == 7 and clock.now == pytest.approx(7 * leaders.PAUSE_S)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("the watermarks of m [3]: ") and "asked again for up to 30 s" in said[0]
+
+
+def test_an_answer_at_once_logs_nothing(clock, caplog):
+    with caplog.at_level("INFO", logger=leaders.log.name):
+        assert watermarks(Watermarks(), TopicPartition("m", 0), 30) == (0, 42)
+    assert caplog.records == []
 
 
 def test_another_error_is_raised_at_once(clock):
@@ -74,15 +86,22 @@ class ListOffsetsAdmin:
     """The target's admin client for read_positions: its ListOffsets answers `errors` in turn, then `end`."""
 
     def __init__(self, *errors: int, end: int = 0) -> None:
-        self.errors, self.end, self.calls = list(errors), end, 0
+        self.errors, self.end, self.calls, self.refreshed = list(errors), end, 0, []
+        self.stale = False  # the cached leader epoch is behind the broker's until the metadata is read again
 
     def __call__(self, conf: dict) -> ListOffsetsAdmin:
         return self
 
+    def list_topics(self, topic=None, timeout=-1):
+        self.refreshed.append(timeout)
+        self.stale = False
+
     def list_offsets(self, request, isolation_level=None, request_timeout=None):
         self.calls += 1
         answer: Future = Future()
-        if self.errors:
+        if self.stale:  # librdkafka asks with the cached epoch again (rd_kafka_admin_result_err_refresh)
+            answer.set_exception(KafkaException(KafkaError(KafkaError.FENCED_LEADER_EPOCH)))
+        elif self.errors:
             answer.set_exception(KafkaException(KafkaError(self.errors.pop(0))))
         else:
             answer.set_result(type("Info", (), {"offset": self.end})())
@@ -95,7 +114,18 @@ def test_the_exactly_once_resume_reads_its_positions_through_a_leader_move(clock
     admin = ListOffsetsAdmin(KafkaError.UNKNOWN_LEADER_EPOCH, KafkaError.NOT_LEADER_FOR_PARTITION)
     monkeypatch.setattr(transactions, "AdminClient", admin)
     assert transactions.read_positions({}, "positions", "src", "g", 90) == {}  # an empty topic: nothing stored
-    assert admin.calls == 3
+    assert admin.calls == 3 and len(admin.refreshed) == 2  # the metadata read again before each new ask only
+
+
+def test_a_stale_leader_epoch_is_left_behind_by_reading_the_metadata_again(clock, monkeypatch):
+    """FENCED_LEADER_EPOCH for 30 s on the lab: librdkafka asked with its cached epoch each time. The metadata read
+    again before the next ask, within what is left of the bound."""
+    admin = ListOffsetsAdmin(end=0)
+    admin.stale = True
+    monkeypatch.setattr(transactions, "AdminClient", admin)
+    assert transactions.read_positions({}, "positions", "src", "g", 90) == {}
+    assert admin.calls == 2 and len(admin.refreshed) == 1
+    assert 0 < admin.refreshed[0] <= transactions.END_TIMEOUT_S
 
 
 def test_a_missing_positions_topic_is_named_after_the_bound(clock, monkeypatch):

@@ -468,3 +468,42 @@ def test_a_state_topic_made_without_compaction_is_named_not_changed(caplog, poli
         assert warned == []
     else:
         assert len(warned) == 1 and says in warned[0] and "kafka-mirror.offset-map" in warned[0]
+
+
+class RestartingBrokerAdmin:
+    """A target whose brokers restart: create_topics fails with `errors` in turn (librdkafka's local errors for a
+    connection lost and a broker dropped from the metadata), then creates the topic."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors, self.timeouts = list(errors), []
+
+    def create_topics(self, topics, request_timeout=None):
+        from concurrent.futures import Future
+
+        self.timeouts.append(request_timeout)
+        answer: Future = Future()
+        if self.errors:
+            answer.set_exception(KafkaException(KafkaError(self.errors.pop(0))))
+        else:
+            answer.set_result(None)
+        return {t.topic: answer for t in topics}
+
+
+def test_a_state_topic_is_created_across_a_broker_restart_and_a_refusal_is_raised_at_once(monkeypatch, caplog):
+    """The positions topic of a worker started during a rolling restart of the target: _DESTROY_BROKER ("Broker
+    handle destroyed without termination") ended the stream on the lab. Asked again within the one timeout."""
+    from kafka_mirror import leaders
+    from kafka_mirror.offset_map import TIMEOUT_S, ensure_topic
+
+    monkeypatch.setattr(leaders.time, "sleep", lambda s: None)
+    admin = RestartingBrokerAdmin(KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT)
+    with caplog.at_level("INFO"):
+        ensure_topic(admin, "kafka-mirror.positions", -1)
+    assert len(admin.timeouts) == 3 and all(0 < t <= TIMEOUT_S for t in admin.timeouts)
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("creating the topic kafka-mirror.positions: ") for m in said)
+    assert "created the topic kafka-mirror.positions (compacted)" in said
+    denied = RestartingBrokerAdmin(KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError._DESTROY_BROKER)
+    with pytest.raises(KafkaException) as raised:
+        ensure_topic(denied, "kafka-mirror.positions", -1)
+    assert raised.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED and len(denied.timeouts) == 1

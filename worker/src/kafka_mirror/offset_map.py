@@ -280,10 +280,20 @@ def ensure_topic(admin, topic: str, replication_factor: int, configs: dict[str, 
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
+    from kafka_mirror.leaders import asked_again
+
     new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor,
                    config=configs or {"cleanup.policy": "compact"})
-    try:
-        admin.create_topics([new], request_timeout=TIMEOUT_S)[topic].result(timeout=TIMEOUT_S)
+
+    def create(left: float) -> None:
+        future = admin.create_topics([new], request_timeout=left)[topic]
+        try:
+            future.result(timeout=left)
+        except FutureTimeout:  # as librdkafka's own request timeout says it
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
+
+    try:  # asked again while a broker restarts: a worker started during a rolling restart of the target goes on
+        asked_again(create, TIMEOUT_S, f"creating the topic {topic}")
         log.info("created the topic %s (compacted)", topic)
     except KafkaException as exc:
         code = exc.args[0].code()
