@@ -510,3 +510,38 @@ def test_init_transactions_is_called_again_while_librdkafka_says_retriable(tmp_p
     with pytest.raises(MirrorError) as err:
         s._start_transactions()
     assert "cannot start transactions" in str(err.value) and "kafka-mirror.g.w1.0" in str(err.value)
+
+
+def test_a_source_commit_refused_after_its_transaction_is_made_again_until_the_group_takes_it(tmp_path,
+                                                                                               monkeypatch):
+    """The source group's commit that follows a transaction, refused in a rebalance (ILLEGAL_GENERATION, under a
+    rolling restart of the target on the lab): with nothing more to mirror, the group's lag stayed open for good.
+    The positions in the transaction are what the stream resumes from; the source commit is for monitoring."""
+    s = stream(tmp_path, monkeypatch)
+    s._assigned(s.consumer, [TopicPartition("a", 0)])
+    hand_over(s, records("a", 0, range(0, 10)))
+    # the commit after the transaction, and the move-up right after it
+    s.consumer.commit_errors = [KafkaError.ILLEGAL_GENERATION, KafkaError.ILLEGAL_GENERATION]
+    s.checkpoint()
+    assert s.producer.positions() == {("a", 0): 10} and s.consumer.commits == []
+    assert s.source_behind == {("a", 0): 10}
+    s.checkpoint()  # nothing handed over since
+    assert s.consumer.commits == [{("a", 0): 10}] and s.source_behind == {}
+    assert len(s.producer.data()) == 10  # no transaction for it: the records once, the position once
+
+
+def test_an_assignment_delivered_while_the_consumer_closes_reads_nothing(tmp_path, monkeypatch):
+    """librdkafka does not send an OffsetFetch for a closing group: committed() would wait out its timeout and the
+    stop exit 1 (on the lab, a worker stopped mid-rebalance). The close revokes what it assigns, unfetched."""
+    s = stream(tmp_path, monkeypatch, stored_positions={("a", 0): 40})
+
+    def unanswered(partitions, timeout=-1):
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+
+    s.consumer.committed = unanswered
+    s.closing = True
+    s._assigned(s.consumer, [TopicPartition("a", 0)])
+    assert s.consumer.assignments == [] and ("a", 0) in s.assigned
+    s.closing = False  # running: the same failure is the stream's to report
+    with pytest.raises(MirrorError, match="cannot read the group's committed offsets"):
+        s._assigned(s.consumer, [TopicPartition("a", 1)])
