@@ -18,6 +18,7 @@ from confluent_kafka import (OFFSET_END, Consumer, IsolationLevel, KafkaError, K
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 from kafka_mirror.leaders import MOVING
+from mirrorfaults import controls
 from mirrorfaults.controls import set_topic_config
 
 from .coordinator import asked_again, watermarks
@@ -503,6 +504,69 @@ def test_exactly_once_under_kill_9_in_a_loop_reads_back_every_record_once(cluste
     assert n > 0 and not missing and duplicates == 0
     assert len(raw) > n, "no kill left an open transaction behind: the fault was not tested"
     assert_placed(partitioning, read_all(source, topic), placed, n)
+
+
+def test_exactly_once_rides_a_rolling_restart_of_the_target_while_members_join_and_leave(clusters, tmp_path):
+    """Every target broker restarted one at a time through ambari_service under an exactly-once stream, while other
+    workers join the group and leave it: each join and each expiry is an assignment, and each assignment reads the
+    positions topic's end (transactions.read_positions) while leaders move. The errors of a leader in motion are
+    retriable (apache/kafka 3.9 clients/src/main/java/org/apache/kafka/common/errors/NotLeaderOrFollowerException,
+    UnknownLeaderEpochException: RetriableException), and a stream that stopped on one took the whole worker down
+    (cli.supervise), so the first worker must never exit; every record is read back read_committed once."""
+    source, target = clusters
+    topic = f"eos-roll-{uuid.uuid4().hex[:8]}"
+    create(source, topic)
+    create(target, topic)
+    args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "1000", "--exactly-once")
+    session = "session.timeout.ms=10000\n"  # a static member that left is expired, and its partitions moved, in 10 s
+    trickle = Trickle(source, topic, 2000)
+    first = Mirror(tmp_path, source, target, f"g-{topic}", *args, "--instance.id", f"a-{topic}", consumer=session)
+    restarted: list[dict] = []
+    failed: list[BaseException] = []
+
+    def restart() -> None:
+        try:
+            restarted.append(controls.rolling_restart(controls.lab().secondary))
+        except BaseException as exc:  # noqa: BLE001 (raised again in the test's thread)
+            failed.append(exc)
+
+    joins, exits, others = 0, [], []
+    try:
+        wait_count(target, topic, 2_000, 90, first)
+        rolling = threading.Thread(target=restart, daemon=True)
+        rolling.start()
+        while rolling.is_alive():
+            home = tmp_path / f"b{joins}"  # a state directory of its own, as on a host of its own
+            home.mkdir()
+            other = Mirror(home, source, target, f"g-{topic}", *args, "--instance.id", f"b{joins}-{topic}",
+                           consumer=session)
+            joins, others = joins + 1, [*others, other]
+            started_by = time.monotonic() + 60  # its streams subscribed (on two busy cores, seconds after the start)
+            while other.output().count("mirroring 1 topic(s)") < 2 and other.proc.poll() is None:
+                assert time.monotonic() < started_by, f"a joining worker did not start:\n{other.output()[-3000:]}"
+                time.sleep(0.2)
+            rolling.join(6)  # joined and assigned: a rebalance now, another when it expires after leaving
+            exits.append(other.stop(120))
+            assert first.proc.poll() is None, f"the first worker exited {first.proc.returncode} under the " \
+                f"restart:\n{first.output()[-3000:]}"
+        assert not failed, f"the rolling restart failed: {failed[0]!r}"
+    finally:
+        n = trickle.stop()
+    try:
+        wait_caught_up(source, f"g-{topic}", topic, 240, first)
+    finally:
+        assert first.stop() == 0, first.output()[-3000:]
+    brokers = len(controls.lab().secondary.spec.hosts())
+    assert [len(r.get("restarted", [])) for r in restarted] == [brokers], restarted  # the fault happened
+    assert joins >= 3, joins
+    for other, code in zip(others, exits):
+        assert code == 0, f"a worker that joined and left exited {code}:\n{other.output()[-3000:]}"
+    seen = [seq for _, seq, _ in read_seqs(target, topic, "read_committed")]
+    missing, duplicates = set(range(n)) - set(seen), len(seen) - len(set(seen))
+    moving = sum(m.output().count("the end of the positions topic") for m in (first, *others))
+    print(f"\nexactly-once under a rolling restart of the target, {joins} workers joined and left: {n} written, "
+          f"{len(missing)} missing, {duplicates} duplicates; the positions topic's end asked again {moving} time(s)")
+    assert n > 0 and not missing and duplicates == 0
 
 
 def test_a_commit_sent_without_waiting_is_answered_inside_consume_and_a_waited_one_only_to_itself(clusters):
