@@ -110,10 +110,12 @@ def peering(on: bool) -> None:
 
 
 def set_topic_config(bootstrap: str, topic: str, name: str, value: str, settled: int = 5) -> None:
-    """Set a topic config, and return once `settled` reads in a row answer the new value. The controller answers the
-    alter once the change is in its metadata log; each broker applies it a little later, and a topic's
-    DescribeConfigs goes to any broker (a worker started at once read the old max.message.bytes in a clean-clone CI
-    run and stopped on it)."""
+    """Set a topic config, and return once `settled` reads in a row, each by a new client, answer the new value. The
+    controller answers the alter once the change is in its metadata log; each broker applies it a little later. A
+    topic's DescribeConfigs goes to the broker a client's metadata names as controller, which KRaft brokers answer
+    with a random live broker (apache/kafka 3.9 KRaftMetadataCache.getControllerId; librdkafka src/rdkafka_admin.c,
+    rd_kafka_ConfigResource_get_single_broker_id): a worker started at once read the old max.message.bytes in a
+    clean-clone CI run and stopped on it. New clients spread the reads over the brokers; a bound, not a proof."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     entry = ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
@@ -123,8 +125,9 @@ def set_topic_config(bootstrap: str, topic: str, name: str, value: str, settled:
     while seen < settled:
         if time.monotonic() > deadline:
             raise BenchError(f"{topic}'s {name} not read back as {value} within 30 s")
-        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
-        answer = next(iter(described.values())).result(30).get(name)
+        reader = AdminClient({"bootstrap.servers": bootstrap})
+        described = reader.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)], request_timeout=10)
+        answer = next(iter(described.values())).result(10).get(name)
         seen = seen + 1 if answer is not None and answer.value == value else 0
         time.sleep(0.1)
 

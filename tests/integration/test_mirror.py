@@ -512,7 +512,9 @@ def test_exactly_once_rides_a_rolling_restart_of_the_target_while_members_join_a
     positions topic's end (transactions.read_positions) while leaders move. The errors of a leader in motion are
     retriable (apache/kafka 3.9 clients/src/main/java/org/apache/kafka/common/errors/NotLeaderOrFollowerException,
     UnknownLeaderEpochException: RetriableException), and a stream that stopped on one took the whole worker down
-    (cli.supervise), so the first worker must never exit; every record is read back read_committed once."""
+    (cli.supervise), so the first worker must never exit; every record is read back read_committed once, and the
+    source group's lag closes. Which retry an assignment meets is the restart's timing (one run in eight met
+    FENCED_LEADER_EPOCH, printed as "asked again"): the unit tests pin each one (worker/tests/test_leaders.py)."""
     source, target = clusters
     topic = f"eos-roll-{uuid.uuid4().hex[:8]}"
     create(source, topic)
@@ -563,9 +565,9 @@ def test_exactly_once_rides_a_rolling_restart_of_the_target_while_members_join_a
         assert code == 0, f"a worker that joined and left exited {code}:\n{other.output()[-3000:]}"
     seen = [seq for _, seq, _ in read_seqs(target, topic, "read_committed")]
     missing, duplicates = set(range(n)) - set(seen), len(seen) - len(set(seen))
-    moving = sum(m.output().count("the end of the positions topic") for m in (first, *others))
+    moving = sum(m.output().count("; asked again for up to") for m in (first, *others))
     print(f"\nexactly-once under a rolling restart of the target, {joins} workers joined and left: {n} written, "
-          f"{len(missing)} missing, {duplicates} duplicates; the positions topic's end asked again {moving} time(s)")
+          f"{len(missing)} missing, {duplicates} duplicates; a read or create asked again {moving} time(s)")
     assert n > 0 and not missing and duplicates == 0
 
 

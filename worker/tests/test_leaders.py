@@ -38,10 +38,7 @@ class Watermarks:
     """A consumer whose get_watermark_offsets fails with `errors` in turn, then answers."""
 
     def __init__(self, *errors: int) -> None:
-        self.errors, self.calls, self.refreshed = list(errors), 0, 0
-
-    def list_topics(self, topic=None, timeout=-1):
-        self.refreshed += 1
+        self.errors, self.calls = list(errors), 0
 
     def get_watermark_offsets(self, tp, timeout):
         self.calls += 1
@@ -56,7 +53,7 @@ def test_every_leadership_in_motion_is_asked_again_and_logged_once(clock, caplog
                         KafkaError.OFFSET_NOT_AVAILABLE, KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER)
     with caplog.at_level("INFO", logger=leaders.log.name):
         assert watermarks(moving, TopicPartition("m", 3), 30) == (0, 42)
-    assert moving.calls == 8 and moving.refreshed == 7 and clock.now == pytest.approx(7 * leaders.PAUSE_S)
+    assert moving.calls == 8 and clock.now == pytest.approx(7 * leaders.PAUSE_S)
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and said[0].startswith("the watermarks of m [3]: ") and "asked again for up to 30 s" in said[0]
 
@@ -93,6 +90,7 @@ class ListOffsetsAdmin:
         return self
 
     def list_topics(self, topic=None, timeout=-1):
+        assert topic is None, "a named topic's metadata request may create it (allow.auto.create.topics)"
         self.refreshed.append(timeout)
         self.stale = False
 
@@ -124,8 +122,33 @@ def test_a_stale_leader_epoch_is_left_behind_by_reading_the_metadata_again(clock
     admin.stale = True
     monkeypatch.setattr(transactions, "AdminClient", admin)
     assert transactions.read_positions({}, "positions", "src", "g", 90) == {}
-    assert admin.calls == 2 and len(admin.refreshed) == 1
-    assert 0 < admin.refreshed[0] <= transactions.END_TIMEOUT_S
+    assert admin.calls == 2 and len(admin.refreshed) == 1 and 0 < admin.refreshed[0] <= leaders.REFRESH_S
+
+
+def test_a_refresh_that_fails_is_ignored_and_the_ask_says_what_is_wrong(clock):
+    asks, refreshes = [], []
+
+    def call(left: float) -> int:
+        asks.append(left)
+        if len(asks) < 3:
+            raise KafkaException(KafkaError(KafkaError.FENCED_LEADER_EPOCH))
+        return 7
+
+    def refresh(left: float) -> None:
+        refreshes.append(left)
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    assert leaders.asked_again(call, 30, "x", refresh) == 7
+    assert len(asks) == 3 and len(refreshes) == 2 and all(0 < t <= leaders.REFRESH_S for t in refreshes)
+    denied = []
+
+    def refused(left: float) -> int:
+        denied.append(left)
+        raise KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+
+    with pytest.raises(KafkaException) as raised:  # the ask's own error, never the refresh's
+        leaders.asked_again(refused, 30, "x", refresh)
+    assert raised.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED and len(denied) == 1
 
 
 def test_a_missing_positions_topic_is_named_after_the_bound(clock, monkeypatch):

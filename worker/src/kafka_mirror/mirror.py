@@ -731,12 +731,13 @@ class Stream:
         self.metrics.commits.inc()
         if offsets and not self._commit_source(offsets):
             # Refused for now (a rebalance: ILLEGAL_GENERATION under a rolling restart of the target, on the lab):
-            # made again at each checkpoint, else a partition with nothing more to mirror keeps its lag for good.
+            # made again from the next checkpoint on, else a partition with nothing more to mirror keeps its lag for
+            # good. Not now: a synchronous commit to an unavailable coordinator waits up to session.timeout.ms.
             for tp, offset in offsets.items():
                 self.source_behind[tp] = max(offset, self.source_behind.get(tp, -1))
-        else:
-            for tp in offsets:
-                self.source_behind.pop(tp, None)
+            return True
+        for tp in offsets:
+            self.source_behind.pop(tp, None)
         self._align_source()
         return True
 
@@ -1065,8 +1066,8 @@ class Stream:
                               "and reachable from this host, and its security settings") from None
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # An assignment close() still delivers is revoked in the same close, and nothing of it is fetched: its
-        # positions are not read. Nor could the group's commits be: librdkafka does not send the OffsetFetch of a
+        # An assignment close() still delivers is revoked in the same close, and nothing of it reaches the stream
+        # (the close destroys what its fetchers bring): its positions are not read. Nor could the group's commits be: librdkafka does not send the OffsetFetch of a
         # terminating group (src/rdkafka_cgrp.c, rd_kafka_cgrp_op_serve: _WAIT_COORD), so committed() waits out its
         # timeout (a worker stopped mid-rebalance under a rolling restart of the target exited 1 after 30 s).
         # confluent-kafka assigns them when the callback did not (src/confluent_kafka/src/Consumer.c).

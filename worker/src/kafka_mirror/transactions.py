@@ -70,8 +70,10 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
 
     try:  # asked again while the partition's leader moves: a rolling restart of the target must not stop the stream
         admin = AdminClient(conf)
+        # All topics' metadata, not the topic's: a producer handle's (the admin client's) named-topic request asks
+        # the broker to create it (allow.auto.create.topics, librdkafka src/rdkafka_conf.c), with broker defaults.
         high = asked_again(end, min(timeout, END_TIMEOUT_S), f"the end of the positions topic {topic}",
-                           lambda left: admin.list_topics(topic, timeout=left))
+                           lambda left: admin.list_topics(timeout=left))
     except KafkaException as exc:
         err = exc.args[0]
         if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:

@@ -166,8 +166,7 @@ def watermarks(consumer, tp, timeout_s: float = TIMEOUT_S) -> tuple[int, int]:
     from kafka_mirror.leaders import asked_again
 
     return asked_again(lambda left: consumer.get_watermark_offsets(tp, timeout=left), timeout_s,
-                       f"the watermarks of {tp.topic} [{tp.partition}]",
-                       lambda left: consumer.list_topics(tp.topic, timeout=left))
+                       f"the watermarks of {tp.topic} [{tp.partition}]")
 
 
 def primary_offsets(conf: dict, group: str) -> dict[tuple[str, int], int]:
