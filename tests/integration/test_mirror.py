@@ -261,16 +261,17 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership, partiti
     n = 100_000  # killed at a third of it; kill -9 under a steady stream is the fault suite's too
     create(source, topic)
 
-    # Paced (about 10,000 records/s), so the kill lands mid-stream however fast the mirror: preloaded, the mirror
-    # once copied all of it between two polls of wait_count, and the kill tested nothing.
+    # Paced (about 10,000 records/s) from when the mirror is mirroring, so the kill lands mid-stream however fast
+    # the mirror: preloaded, the mirror once copied all of it between two polls of wait_count; paced from before its
+    # start, it joined its group after the pace had ended (a clean-clone CI run), and the kill tested nothing.
     def pace() -> None:
         producer = Producer({"bootstrap.servers": source, "linger.ms": 20, "enable.idempotence": True})
-        for start in range(0, n, 1000):
+        for start in range(1000, n, 1000):
             produce(source, topic, 1000, start=start, producer=producer)
             time.sleep(0.1)
 
+    produce(source, topic, 1000)
     paced = threading.Thread(target=pace, daemon=True)
-    paced.start()
     args = ("--whitelist", topic, "--num.streams", "2", "--offset.commit.interval.ms", "2000")
     # static: restarted as the role's unit restarts it, with its instance id: its members take their partitions back
     # without a rebalance. dynamic (the command line's default): the killed members expire, then the group
@@ -282,6 +283,8 @@ def test_kill_9_mid_stream_loses_nothing(clusters, tmp_path, membership, partiti
     args += ("--partitioning", partitioning)
     consumer = "" if membership == "static" else "session.timeout.ms=6000\n"
     mirror = Mirror(tmp_path, source, target, f"g-{topic}", *args, consumer=consumer)
+    wait_count(target, topic, 1000, 120, mirror)  # joined and mirroring: what follows arrives at the pace
+    paced.start()
     wait_count(target, topic, n // 3, 120, mirror)
     mirror.kill9()  # the supervisor and both streams, mid-stream
     paced.join(120)  # the source's end is then n, as the lag below counts from it
