@@ -1,9 +1,8 @@
 """Calls asked again while the group's coordinator moves (NOT_COORDINATOR and kin, seen in CI after the brokers'
 leaders move), a partition's leader moves (kafka_mirror.leaders.MOVING, the worker's own set: UNKNOWN_LEADER_EPOCH
-on a ListOffsets, seen in a
-clean-clone run; the lab rebalances leaders to their preferred brokers every 300 s, so they move mid-test after a
-broker restart), or a topic just created is not yet known to every broker (UNKNOWN_TOPIC_OR_PART on a commit, seen in
-a clean-clone run), as a group's client would: bounded."""
+on a ListOffsets, seen in a clean-clone run; the lab rebalances leaders to their preferred brokers every 300 s, so
+they move mid-test after a broker restart), or a topic just created is not yet known to every broker
+(UNKNOWN_TOPIC_OR_PART on a commit, seen in a clean-clone run), as a group's client would: bounded."""
 from __future__ import annotations
 
 import time

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
@@ -34,12 +35,13 @@ def asked_again(call: Callable[[float], T], timeout_s: float, what: str,
     """call(seconds left)'s answer, asked again while it fails with a MOVING error, until `timeout_s` has passed;
     then, or on any other error, its KafkaException. `call` is to wait no longer than it is given. The first time
     it is asked again is logged, naming `what` was asked: a rolling restart shows in the log, and a slow one too.
-    `refresh`(seconds), before each new ask: the client's metadata read again, for at most REFRESH_S, its own
-    failure ignored (the ask after it says what is wrong). librdkafka's admin ListOffsets drops a topic's cached
-    metadata on NOT_LEADER_OR_FOLLOWER and LEADER_NOT_AVAILABLE only (src/rdkafka_admin.c,
-    rd_kafka_admin_result_err_refresh, rd_kafka_ListOffsets_handle_result): asked again with the same stale leader
-    epoch, a worker on the lab was answered FENCED_LEADER_EPOCH for 30 s (the cache is refreshed every
-    topic.metadata.refresh.interval.ms, 5 minutes by default)."""
+    A future `call` waits on and does not see answered (concurrent.futures' TimeoutError) is librdkafka's own
+    _TIMED_OUT: asked again, and in the end raised as it. `refresh`(seconds), before each new ask: the client's
+    metadata read again, for at most REFRESH_S, its own failure ignored (the ask after it says what is wrong).
+    librdkafka's admin ListOffsets drops a topic's cached metadata on NOT_LEADER_OR_FOLLOWER and LEADER_NOT_AVAILABLE
+    only (src/rdkafka_admin.c, rd_kafka_admin_result_err_refresh, rd_kafka_ListOffsets_handle_result): asked again
+    with the same stale leader epoch, a worker on the lab was answered FENCED_LEADER_EPOCH for 30 s (the cache is
+    refreshed every topic.metadata.refresh.interval.ms, 5 minutes by default)."""
     deadline = time.monotonic() + timeout_s
     said = False
     while True:
@@ -49,7 +51,10 @@ def asked_again(call: Callable[[float], T], timeout_s: float, what: str,
             except KafkaException:
                 pass
         try:
-            return call(max(0.1, deadline - time.monotonic()))
+            try:
+                return call(max(0.1, deadline - time.monotonic()))
+            except FutureTimeout:
+                raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
         except KafkaException as exc:
             if exc.args[0].code() not in MOVING or time.monotonic() + PAUSE_S >= deadline:
                 raise

@@ -1067,10 +1067,11 @@ class Stream:
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # An assignment close() still delivers is revoked in the same close, and nothing of it reaches the stream
-        # (the close destroys what its fetchers bring): its positions are not read. Nor could the group's commits be: librdkafka does not send the OffsetFetch of a
-        # terminating group (src/rdkafka_cgrp.c, rd_kafka_cgrp_op_serve: _WAIT_COORD), so committed() waits out its
-        # timeout (a worker stopped mid-rebalance under a rolling restart of the target exited 1 after 30 s).
-        # confluent-kafka assigns them when the callback did not (src/confluent_kafka/src/Consumer.c).
+        # (the close destroys what its fetchers bring): its positions are not read. Nor could the group's commits
+        # be: librdkafka does not send the OffsetFetch of a terminating group (src/rdkafka_cgrp.c,
+        # rd_kafka_cgrp_op_serve: _WAIT_COORD), so committed() waits out its timeout (a worker stopped mid-rebalance
+        # under a rolling restart of the target exited 1 after 30 s). confluent-kafka assigns the partitions when
+        # the callback did not (src/confluent_kafka/src/Consumer.c).
         if self.config.exactly_once and not self.closing:
             self._resume_stored(consumer, partitions)
         self.assigned.update((tp.topic, tp.partition) for tp in partitions)

@@ -285,15 +285,9 @@ def ensure_topic(admin, topic: str, replication_factor: int, configs: dict[str, 
     new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor,
                    config=configs or {"cleanup.policy": "compact"})
 
-    def create(left: float) -> None:
-        future = admin.create_topics([new], request_timeout=left)[topic]
-        try:
-            future.result(timeout=left)
-        except FutureTimeout:  # as librdkafka's own request timeout says it
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
-
     try:  # asked again while a broker restarts: a worker started during a rolling restart of the target goes on
-        asked_again(create, TIMEOUT_S, f"creating the topic {topic}")
+        asked_again(lambda left: admin.create_topics([new], request_timeout=left)[topic].result(timeout=left),
+                    TIMEOUT_S, f"creating the topic {topic}")
         log.info("created the topic %s (compacted)", topic)
     except KafkaException as exc:
         code = exc.args[0].code()

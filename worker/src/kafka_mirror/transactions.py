@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -63,10 +62,7 @@ def read_positions(conf: dict, topic: str, source_id: str, group: str,
     def end(left: float) -> int:
         latest = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
                                     request_timeout=left)
-        try:
-            return latest[tp].result(timeout=left).offset
-        except FutureTimeout:  # as librdkafka's own request timeout says it
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT)) from None
+        return latest[tp].result(timeout=left).offset
 
     try:  # asked again while the partition's leader moves: a rolling restart of the target must not stop the stream
         admin = AdminClient(conf)
