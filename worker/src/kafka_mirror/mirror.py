@@ -70,6 +70,7 @@ TXN_RETRY_PAUSE_S = 0.5
 POSITIONS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
 GROUP_SYNC_S = 10.0  # how often stream 0 copies the sync_groups' committed offsets into the offset map
 MAP_RETRY_S = 30.0  # after a failed offset map write: the commits in between do not wait for the map again
+HOLD_AHEAD_S = 1.0  # a partition newer than the last topic refresh is fetched again after this, or when one applies
 REFRESH_STOP_WAIT_S = 5.0  # a stop waits this long for a periodic refresh's reads (each request: up to TIMEOUT_S)
 PR_SET_PDEATHSIG = 1
 HINTS = {  # by librdkafka error name
@@ -156,6 +157,8 @@ class Stream:
         self.group_offsets: GroupOffsets | None = None  # stream 0 with sync_groups and the map on
         self.group_sync: GroupSync | None = None  # stream 0 with sync_group_offsets
         self.source_partitions: dict[str, int] = {}  # mirrored source topic -> partitions, as of the last refresh
+        self.ahead: set[tuple[str, int]] = set()  # partitions held until a refresh sees them (_hold_ahead)
+        self.refresh_soon = False  # a refresh is wanted before the next interval ends
         self.refresher: Beside[TopicsRead] = Beside(f"kafka-mirror stream {index} topic refresh")
         self.map_writer: MapWriter | None = None
         self.next_group_sync = 0.0
@@ -185,9 +188,10 @@ class Stream:
                     self.checkpoint()
                     self.metrics.checkpoint.observe(time.monotonic() - now)
                     next_commit = now + self.config.commit_interval_s
-                if now >= next_refresh and not self.stop and not self.refresher.running:
+                if (now >= next_refresh or self.refresh_soon) and not self.stop and not self.refresher.running:
                     self.refresher.start(self._read_topics)  # the reads run beside the loop
                     next_refresh = now + self.config.refresh_interval_s
+                    self.refresh_soon = False
                 if (read := self.refresher.done()) is not None and not self.stop:  # stopping: nothing to apply
                     started = time.monotonic()
                     self._refreshed(read)
@@ -371,6 +375,8 @@ class Stream:
         b: Batch | None = None  # offset map: the run's partition's Batch
         large = LARGE_RECORD
         sent = 0
+        held = False  # the run's partition is newer than the last refresh: its records wait for the next one
+        ahead: dict[tuple[str, int], int] = {}  # such partitions -> the first offset to fetch again
         try:
             for m in messages:
                 if m.error() is not None:
@@ -379,7 +385,7 @@ class Stream:
                 topic = m.topic()
                 partition = m.partition()
                 if partition != run_partition or topic != run_topic:
-                    if run_partition >= 0:
+                    if run_partition >= 0 and not held:
                         latest[run] = last
                     if topic != run_topic:
                         counts[0] += n
@@ -391,11 +397,18 @@ class Stream:
                             counts = handed[topic] = [0, 0]
                     run_topic, run_partition, run = topic, partition, (topic, partition)
                     b = batches.get(run) if mapped else None
+                    held = False
                     if partition < limit:
                         target = partition
+                    elif limit:  # the source grew since the last refresh: the target may not have the partition yet
+                        held = True
+                        if run not in ahead:
+                            ahead[run] = m.offset()
                     else:  # the producer chooses: a failure report then cannot name the source partition
                         target = UNASSIGNED
                         self.hashed.add(topic)
+                if held:
+                    continue
                 offset = m.offset()
                 size = len(m)
                 ts_type, ts = m.timestamp()
@@ -462,8 +475,10 @@ class Stream:
         finally:  # counted even when the loop is left early: what was handed over is acknowledged or reported
             counts[0] += n
             counts[1] += nbytes
-        if run_partition >= 0:
+        if run_partition >= 0 and not held:
             latest[run] = last
+        if ahead:
+            self._hold_ahead(ahead)
         for topic, k in looped.items():
             self.metrics.looped.labels(topic).inc(k)
         if batches:
@@ -949,6 +964,19 @@ class Stream:
             log.warning("stream %d: mirroring %d partition(s) again from their last commit", self.index,
                         len(positions))
 
+    def _hold_ahead(self, ahead: dict[tuple[str, int], int]) -> None:
+        """The consumer was given partitions the stream's last refresh did not see on the source (the source topic
+        grew, and the consumer's metadata saw it first). The target may not have them yet, and a record kept in its
+        partition must not be placed elsewhere meanwhile: each is fetched again from its first record, after a
+        refresh that is started now has grown the target, or after HOLD_AHEAD_S."""
+        new = sorted(set(ahead) - self.ahead)
+        if new:
+            log.info("stream %d: new on the source, held until the topic refresh has grown the target: %s",
+                     self.index, ", ".join(f"{t} partition {p}" for t, p in new))
+            self.refresh_soon = True  # once per sighting: a refresh that fails waits for the interval, as ever
+        self.ahead.update(ahead)
+        self._seek(ahead, HOLD_AHEAD_S)
+
     def _resume_paused(self) -> None:
         if not self.paused:
             return
@@ -1002,6 +1030,10 @@ class Stream:
         source, target = read.source, read.target
         self.limits = partition_limits(source, target, self.config.partitioning)
         self.source_partitions = source
+        for tp in self.ahead:  # fetched again now: kept, placed by the producer, or held once more
+            if tp in self.paused:
+                self.paused[tp] = 0.0
+        self.ahead.clear()
         if read.max_bytes is not None:
             self._weigh_limits(sorted(t for t in source if t in target), read.max_bytes)
         topics = sorted(source)
@@ -1116,6 +1148,7 @@ class Stream:
         if self.offset_map is not None:
             self.offset_map.reset(tps)
         self.assigned.difference_update(tps)
+        self.ahead.difference_update(tps)
         for tp in tps:
             self.paused.pop(tp, None)
             self.reseek.pop(tp, None)

@@ -20,7 +20,9 @@ MODES = ("source", "producer")
 
 def partition_limits(source: dict[str, int], target: dict[str, int], mode: str) -> dict[str, int]:
     """Per source topic, the source partitions below which a record keeps its partition (0: the producer places
-    every record of the topic). `mode` is one of MODES (config.load checks it)."""
+    every record of the topic). A record at or above a limit that is not 0 is of a partition the source gained after
+    these counts were read: the stream holds it until the next read (mirror.Stream._hold_ahead), which grows the
+    target first. `mode` is one of MODES (config.load checks it)."""
     if mode == "producer":
         return dict.fromkeys(source, 0)
     return {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
