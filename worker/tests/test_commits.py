@@ -1303,3 +1303,22 @@ def test_an_answer_arriving_after_a_later_waited_commit_does_not_move_the_rewind
     s.consumer.hold_answers = False
     s._pass()
     assert s.tracker.committed == {("a", 0): 15}  # where the next rewind of a[0] would start
+
+
+def test_a_health_file_that_cannot_be_written_is_said_once_and_the_stream_mirrors_on(tmp_path, caplog):
+    """The directory removed or the disk full: /health then says not ready (no fresh heartbeat), and the records
+    still go and are committed. Before, the OSError ended the stream with a traceback."""
+    s = stream(tmp_path / "health")  # not made: every write fails
+    with caplog.at_level("INFO", logger="kafka_mirror.mirror"):
+        for start in (0, 10, 20):
+            mirror(s, records("a", 0, range(start, start + 10)))
+            s.beat.updated = 0.0  # as if a second had passed
+            s.checkpoint()
+        assert s.consumer.commits[-1] == {("a", 0): 30}
+        said = [r.getMessage() for r in caplog.records if "health file" in r.getMessage()]
+        assert len(said) == 1 and "cannot write its health file" in said[0] and "not ready" in said[0]
+        (tmp_path / "health").mkdir()
+        s._heartbeat(force=True)
+        assert (tmp_path / "health" / "health-0.json").exists()
+        assert [r.getMessage() for r in caplog.records if "health file" in r.getMessage()][-1].endswith(
+            "health file written again")

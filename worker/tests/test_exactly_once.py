@@ -364,6 +364,30 @@ def test_exactly_once_refuses_what_cannot_work(tmp_path, text, says):
     assert says in str(err.value)
 
 
+def test_a_transaction_timeout_an_assignment_could_wait_out_past_max_poll_interval_is_refused_at_load(tmp_path):
+    """An assignment waits up to transaction.timeout.ms + 15 s for the positions and 30 s for the group's commits,
+    inside a rebalance callback that counts against max.poll.interval.ms (librdkafka's default 300000)."""
+    def loaded(consumer: str, producer: str):
+        path = tmp_path / "w.yaml"
+        path.write_text(f"consumer: {{bootstrap.servers: s:9092, group.id: g{consumer}}}\ninclude: a\n"
+                        f"exactly_once: true\ninstance_id: w1\nproducer: {{bootstrap.servers: t:9092{producer}}}\n")
+        return load(["--config", str(path)])
+
+    assert loaded("", ", transaction.timeout.ms: 254000").positions_wait_s == 269.0
+    with pytest.raises(ConfigError) as err:
+        loaded("", ", transaction.timeout.ms: 255000")
+    assert str(err.value) == (
+        "producer transaction.timeout.ms=255000 lets a new assignment wait up to 300 s for the stored positions (a "
+        "dead worker's open transaction holds them back until the coordinator aborts it), not less than the "
+        "consumer's max.poll.interval.ms=300000, after which the group drops the member mid-assignment: raise "
+        "max.poll.interval.ms in consumer.properties above 300000, or lower transaction.timeout.ms below 255000")
+    assert loaded(", max.poll.interval.ms: 600000", ", transaction.timeout.ms: 500000").positions_wait_s == 515.0
+    with pytest.raises(ConfigError, match="max.poll.interval.ms=100000"):
+        loaded(", max.poll.interval.ms: 100000", "")  # the default 60 s needs 105 s
+    with pytest.raises(ConfigError, match="max.poll.interval.ms must be a whole number"):
+        loaded(", max.poll.interval.ms: soon", "")
+
+
 def test_a_position_record_is_read_back_for_its_source_and_group_only():
     key, value = position_record("srcA", "g", "orders", 3, 1234)
     assert parse_position(key, value, "srcA", "g") == (("orders", 3), 1234)

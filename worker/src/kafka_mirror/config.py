@@ -16,9 +16,11 @@ from kafka_mirror.errors import ConfigError
 from kafka_mirror.partitioning import MODES as PARTITIONING
 from kafka_mirror.properties import parse_properties, translate
 from kafka_mirror.selection import TopicSelection
+from kafka_mirror.topics import TIMEOUT_S
 
 # Settings the mirror's guarantees rest on: not overridable from the properties files.
 POSITIONS_TOPIC = "kafka-mirror.positions"  # exactly-once: where each partition resumes (transactions.py)
+POSITIONS_GRACE_S = 15.0  # exactly-once: an assignment waits this long past transaction.timeout.ms for them
 CONSUMER_FIXED = {"enable.auto.commit": False, "enable.auto.offset.store": False, "enable.partition.eof": False}
 PRODUCER_FIXED = {"enable.idempotence": True, "acks": "all"}
 # fetch.queue.backoff.ms: librdkafka pauses a partition's fetching this long whenever the prefetch queue is over its
@@ -87,6 +89,12 @@ class MirrorConfig:
     def transaction_timeout_s(self) -> float:
         """librdkafka's transaction.timeout.ms (default 60000): how long a dead producer's transaction stays open."""
         return int(self.producer.get("transaction.timeout.ms", 60000)) / 1000
+
+    @property
+    def positions_wait_s(self) -> float:
+        """Exactly-once: how long an assignment waits for the end of the positions topic, which a dead worker's open
+        transaction holds back until the coordinator aborts it (transaction.timeout.ms)."""
+        return self.transaction_timeout_s + POSITIONS_GRACE_S
 
 
 def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str) -> tuple[dict, list[str]]:
@@ -250,7 +258,7 @@ def load(argv: list[str]) -> MirrorConfig:
                           "source offset. Give --partitioning source (the default) to keep the map, or "
                           "--no-offset-map (offset_map: false)")
     if exactly_once:
-        _check_exactly_once(instance_id, producer)
+        _check_exactly_once(instance_id, producer, consumer)
     offset_map_topic = _choice_text(pick("offset_map_topic", "kafka-mirror.offset-map"), "offset_map_topic")
     sync_groups = _groups(pick("sync_groups", []))
     sync_group_offsets = _boolean(pick("sync_group_offsets", False), "sync_group_offsets")
@@ -291,7 +299,7 @@ def load(argv: list[str]) -> MirrorConfig:
     )
 
 
-def _check_exactly_once(instance_id: Any, producer: dict) -> None:
+def _check_exactly_once(instance_id: Any, producer: dict, consumer: dict) -> None:
     if instance_id in (None, ""):
         raise ConfigError("exactly_once needs instance_id (--instance.id), unique per worker and the same across its "
                           "restarts: the transactional ids are made from it, so that a worker restarted after a crash "
@@ -312,6 +320,18 @@ def _check_exactly_once(instance_id: Any, producer: dict) -> None:
         raise ConfigError(f"producer socket.timeout.ms={producer['socket.timeout.ms']} is above transaction.timeout.ms"
                           f"={txn_ms} (+100 ms), which librdkafka refuses with exactly_once: lower it, or raise "
                           "transaction.timeout.ms")
+    # An assignment reads the positions, then the group's commits, inside the rebalance callback. A callback run by
+    # a consume() that does not block counts against max.poll.interval.ms (librdkafka src/rdkafka_int.h,
+    # rd_kafka_app_poll_start): past it the group drops the member in the middle of its assignment.
+    wait_s = txn_ms / 1000 + POSITIONS_GRACE_S + TIMEOUT_S
+    poll_ms = _integer(consumer.get("max.poll.interval.ms", 300000), "max.poll.interval.ms", 1, 86_400_000)
+    if wait_s * 1000 >= poll_ms:
+        raise ConfigError(f"producer transaction.timeout.ms={txn_ms} lets a new assignment wait up to {wait_s:.0f} s "
+                          "for the stored positions (a dead worker's open transaction holds them back until the "
+                          f"coordinator aborts it), not less than the consumer's max.poll.interval.ms={poll_ms}, "
+                          "after which the group drops the member mid-assignment: raise max.poll.interval.ms in "
+                          f"consumer.properties above {int(wait_s * 1000)}, or lower transaction.timeout.ms below "
+                          f"{int(poll_ms - (POSITIONS_GRACE_S + TIMEOUT_S) * 1000)}")
 
 
 def _groups(value: Any) -> tuple[str, ...]:

@@ -148,6 +148,7 @@ class Stream:
         self.paused: dict[tuple[str, int], float] = {}
         self.assigned: set[tuple[str, int]] = set()
         self.beat = Heartbeat(stream=index, pid=0, state="starting")
+        self.beat_failed = False  # the last heartbeat could not be written (said once)
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self.sync: TopicSync | None = None
@@ -800,7 +801,7 @@ class Stream:
         if not partitions:  # cooperative rebalances call on_assign with nothing new too
             return
         stored = read_positions(self.config.admin("target"), self.config.positions_topic, self.source_id,
-                                self.config.consumer["group.id"], self.config.transaction_timeout_s + 15)
+                                self.config.consumer["group.id"], self.config.positions_wait_s)
         try:
             committed = {(tp.topic, tp.partition): tp.offset
                          for tp in consumer.committed([TopicPartition(tp.topic, tp.partition) for tp in partitions],
@@ -1189,8 +1190,20 @@ class Stream:
                     self.metrics.lag.labels(topic, partition).set(p["consumer_lag"])
 
     def _heartbeat(self, force: bool = False) -> None:
+        """The stream's state for /health. A file that cannot be written (the directory removed, a full disk) does
+        not stop the mirror: /health then reports the stream not ready, which is what an operator should see."""
         if force or time.time() - self.beat.updated >= 1.0:
-            write_heartbeat(self.health_dir, self.beat)
+            try:
+                write_heartbeat(self.health_dir, self.beat)
+            except OSError as exc:
+                if not self.beat_failed:
+                    log.warning("stream %d: cannot write its health file in %s (%s): mirroring on, and /health says "
+                                "not ready until it can", self.index, self.health_dir, exc.strerror or exc)
+                self.beat_failed = True
+                return
+            if self.beat_failed:
+                log.info("stream %d: health file written again", self.index)
+                self.beat_failed = False
 
 
 def static_member_id(base: str, topics: dict[str, int]) -> str:
