@@ -377,10 +377,16 @@ def test_a_transaction_timeout_an_assignment_could_wait_out_past_max_poll_interv
     with pytest.raises(ConfigError) as err:
         loaded("", ", transaction.timeout.ms: 255000")
     assert str(err.value) == (
-        "producer transaction.timeout.ms=255000 lets a new assignment wait up to 300 s for the stored positions (a "
-        "dead worker's open transaction holds them back until the coordinator aborts it), not less than the "
-        "consumer's max.poll.interval.ms=300000, after which the group drops the member mid-assignment: raise "
-        "max.poll.interval.ms in consumer.properties above 300000, or lower transaction.timeout.ms below 255000")
+        "producer transaction.timeout.ms=255000 lets a new assignment wait about 300 s for the stored positions and "
+        "the group's commits (a dead worker's open transaction holds the positions back until the coordinator aborts "
+        "it), not less than the consumer's max.poll.interval.ms=300000, after which the group drops the member "
+        "mid-assignment: raise max.poll.interval.ms in consumer.properties above 300000, or lower "
+        "transaction.timeout.ms below 255000")
+    with pytest.raises(ConfigError, match="max.poll.interval.ms=46002"):  # whole milliseconds: equal is refused
+        loaded(", max.poll.interval.ms: 46002", ", transaction.timeout.ms: 1002")
+    with pytest.raises(ConfigError) as err:  # no transaction.timeout.ms is low enough: only the raise is offered
+        loaded(", max.poll.interval.ms: 30000", ", transaction.timeout.ms: 1000")
+    assert str(err.value).endswith("above 46000")
     assert loaded(", max.poll.interval.ms: 600000", ", transaction.timeout.ms: 500000").positions_wait_s == 515.0
     with pytest.raises(ConfigError, match="max.poll.interval.ms=100000"):
         loaded(", max.poll.interval.ms: 100000", "")  # the default 60 s needs 105 s

@@ -323,15 +323,16 @@ def _check_exactly_once(instance_id: Any, producer: dict, consumer: dict) -> Non
     # An assignment reads the positions, then the group's commits, inside the rebalance callback. A callback run by
     # a consume() that does not block counts against max.poll.interval.ms (librdkafka src/rdkafka_int.h,
     # rd_kafka_app_poll_start): past it the group drops the member in the middle of its assignment.
-    wait_s = txn_ms / 1000 + POSITIONS_GRACE_S + TIMEOUT_S
+    margin_ms = int((POSITIONS_GRACE_S + TIMEOUT_S) * 1000)
+    wait_ms = txn_ms + margin_ms
     poll_ms = _integer(consumer.get("max.poll.interval.ms", 300000), "max.poll.interval.ms", 1, 86_400_000)
-    if wait_s * 1000 >= poll_ms:
-        raise ConfigError(f"producer transaction.timeout.ms={txn_ms} lets a new assignment wait up to {wait_s:.0f} s "
-                          "for the stored positions (a dead worker's open transaction holds them back until the "
-                          f"coordinator aborts it), not less than the consumer's max.poll.interval.ms={poll_ms}, "
-                          "after which the group drops the member mid-assignment: raise max.poll.interval.ms in "
-                          f"consumer.properties above {int(wait_s * 1000)}, or lower transaction.timeout.ms below "
-                          f"{int(poll_ms - (POSITIONS_GRACE_S + TIMEOUT_S) * 1000)}")
+    if wait_ms >= poll_ms:
+        lower = f", or lower transaction.timeout.ms below {poll_ms - margin_ms}" if poll_ms - margin_ms > 1000 else ""
+        raise ConfigError(f"producer transaction.timeout.ms={txn_ms} lets a new assignment wait about "
+                          f"{wait_ms // 1000} s for the stored positions and the group's commits (a dead worker's open "
+                          "transaction holds the positions back until the coordinator aborts it), not less than the "
+                          f"consumer's max.poll.interval.ms={poll_ms}, after which the group drops the member "
+                          f"mid-assignment: raise max.poll.interval.ms in consumer.properties above {wait_ms}{lower}")
 
 
 def _groups(value: Any) -> tuple[str, ...]:
