@@ -533,6 +533,26 @@ def test_a_partition_the_source_gained_after_the_last_refresh_waits_for_one_and_
     assert [(t, p) for t, p, _ in s.producer.sent].count(("a", 3)) == 7  # each once, in its own partition
 
 
+def test_while_the_target_is_growing_its_partitions_are_kept_and_the_new_ones_wait_for_a_later_refresh(tmp_path):
+    """A growth asked but not seen yet (no answer in time, metadata behind): the records of the partitions the
+    target has keep them, the others wait; the refresh that found the target short asks no other at once (the next
+    comes at the interval). Were the growth refused, the topic goes back to the producer's placement."""
+    s = stream(tmp_path)
+    s.consumer.subscribe = lambda topics, **callbacks: None
+    s._apply_topics(mirror_module.TopicsRead({"a": 2}, {"a": 2}, None))
+    mirror(s, records("a", 3, range(0, 5)) + records("a", 2, range(0, 2)))
+    assert s.refresh_soon
+    s.refresh_soon = False
+    s._apply_topics(mirror_module.TopicsRead({"a": 4}, {"a": 2}, None, frozenset({"a"})))
+    assert s.limits == {"a": 2} and s.ahead == {("a", 2), ("a", 3)} and s.paused[("a", 3)] > 0  # still waiting
+    mirror(s, records("a", 0, range(0, 3)) + records("a", 3, range(0, 5)) + records("a", 2, range(0, 2)))
+    s.checkpoint()
+    assert not s.refresh_soon and s.consumer.commits[-1] == {("a", 0): 3}
+    assert {(t, p) for t, p, _ in s.producer.sent} == {("a", 0)}
+    s._apply_topics(mirror_module.TopicsRead({"a": 4}, {"a": 2}, None))  # refused: the producer places them
+    assert s.limits == {"a": 0} and s.ahead == set() and s.paused[("a", 3)] == s.paused[("a", 2)] == 0.0
+
+
 def test_a_partition_the_source_gained_is_placed_by_the_producer_when_the_target_keeps_none(tmp_path):
     """A target with fewer partitions (limit 0), or --partitioning producer: every record is the producer's to place,
     so a new partition has nothing to wait for."""

@@ -5,11 +5,13 @@ tests/integration/test_mirror.py)."""
 from __future__ import annotations
 
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from types import SimpleNamespace
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import ConfigSource
 
+from kafka_mirror import topics as topics_module
 from kafka_mirror.topics import NOT_COPIED, TopicSync, _copied, config_changes
 
 OWN, DEFAULT = ConfigSource.DYNAMIC_TOPIC_CONFIG.value, ConfigSource.DEFAULT_CONFIG.value
@@ -222,3 +224,35 @@ def test_a_create_or_grow_without_an_answer_or_failed_in_the_client_waits_for_th
     target = SimpleNamespace(create_topics=lambda topics, request_timeout: created.append(topics) or {})
     assert TopicSync(SlowSource(), target, producer=None, create=True, replication_factor=2)._create({"c": 4}) == {}
     assert created == []  # not created with the target's defaults for want of an answer: next time
+
+
+def test_a_growth_not_seen_yet_is_growing_and_a_refused_one_is_not(caplog, monkeypatch):
+    """growing: the stream keeps the topic's partitions below the target's count and holds the rest, instead of
+    placing the whole topic by the producer while the target is short for a moment. A refusal stays short."""
+    outcomes = {"timed": FutureTimeout(), "other": KafkaException(KafkaError(KafkaError.INVALID_PARTITIONS,
+                                                                              "Topic already has 4 partitions.")),
+                "denied": KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "denied"))}
+
+    class Target:
+        def create_partitions(self, grow, request_timeout):
+            futures = {}
+            for g in grow:
+                futures[g.topic] = Future()
+                futures[g.topic].set_exception(outcomes[g.topic])
+            return futures
+
+    class Metadata:  # the producer's view of the target: every topic at 2 partitions
+        def list_topics(self, timeout):
+            return SimpleNamespace(topics={t: SimpleNamespace(partitions={0: None, 1: None}, error=None)
+                                           for t in ("timed", "other", "denied", "late")})
+
+    caplog.set_level("INFO", logger="kafka_mirror.topics")
+    sync = TopicSync(Source(), Target(), producer=Metadata(), create=True, replication_factor=2)
+    counts = sync.sync({"timed": 4, "other": 4, "denied": 4})
+    assert counts == {"timed": 2, "other": 2, "denied": 2} and sync.growing == {"timed", "other"}
+    assert "cannot add partitions to target topic denied" in caplog.text
+    assert "target topic other: Topic already has 4 partitions.; the next refresh reads it" in caplog.text
+    monkeypatch.setattr(topics_module, "METADATA_WAIT_S", 0.0)
+    assert sync._await_metadata({"late": 4}) and "late" in sync.growing  # grown, the metadata not there yet
+    sync.sync({"timed": 2})  # each sync starts over
+    assert sync.growing == set()

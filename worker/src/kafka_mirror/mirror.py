@@ -107,6 +107,7 @@ class TopicsRead(NamedTuple):
     source: dict[str, int]  # mirrored source topic -> partitions
     target: dict[str, int]  # the same topics on the target (created or grown as far as allowed)
     max_bytes: dict[str, int | None] | None  # target topics' max.message.bytes; None: not read this time
+    growing: frozenset[str] = frozenset()  # target topics asked to grow and not seen grown (TopicSync.growing)
 
 
 class Report(NamedTuple):
@@ -967,9 +968,10 @@ class Stream:
 
     def _hold_ahead(self, ahead: dict[tuple[str, int], int]) -> None:
         """The consumer was given partitions the stream's last refresh did not see on the source (the source topic
-        grew, and the consumer's metadata saw it first). The target may not have them yet, and a record kept in its
-        partition must not be placed elsewhere meanwhile: each is fetched again from its first record, after a
-        refresh that is started now has grown the target, or after HOLD_AHEAD_S."""
+        grew, and the consumer's metadata saw it first), or that the target, still growing, does not have yet. A
+        record kept in its partition must not be placed elsewhere meanwhile: each is fetched again from its first
+        record every HOLD_AHEAD_S, and mirrored once a refresh (one is started now, the first time a partition is
+        seen) shows the target grown, or refused to grow (partitioning.partition_limits)."""
         new = sorted(set(ahead) - self.ahead)
         if new:
             log.info("stream %d: new on the source, held until the topic refresh has grown the target: %s",
@@ -1013,7 +1015,8 @@ class Stream:
         time)."""
         source = self._cluster("source", lambda: partition_counts(self.source_admin, self.config.topics))
         target = self._cluster("target", lambda: self.sync.sync(source))
-        return TopicsRead(source, target, self._read_max_bytes(sorted(t for t in source if t in target)))
+        return TopicsRead(source, target, self._read_max_bytes(sorted(t for t in source if t in target)),
+                          frozenset(self.sync.growing))
 
     def _read_max_bytes(self, topics: list[str]) -> dict[str, int | None] | None:
         """The target topics' max.message.bytes, to stop at a record the target can never accept before handing it
@@ -1029,12 +1032,14 @@ class Stream:
 
     def _apply_topics(self, read: TopicsRead) -> None:
         source, target = read.source, read.target
-        self.limits = partition_limits(source, target, self.config.partitioning)
+        self.limits = partition_limits(source, target, self.config.partitioning, read.growing)
         self.source_partitions = source
-        for tp in self.ahead:  # fetched again now: kept, placed by the producer, or held once more
-            if tp in self.paused:
-                self.paused[tp] = 0.0
-        self.ahead.clear()
+        for tp in list(self.ahead):  # fetched again now if kept or placed by the producer; else the next refresh
+            limit = self.limits.get(tp[0], 0)
+            if tp[1] < limit or not limit:
+                self.ahead.discard(tp)
+                if tp in self.paused:
+                    self.paused[tp] = 0.0
         if read.max_bytes is not None:
             self._weigh_limits(sorted(t for t in source if t in target), read.max_bytes)
         topics = sorted(source)

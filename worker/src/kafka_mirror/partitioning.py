@@ -14,15 +14,20 @@ does not change), and target offsets that follow the source's, which the offset 
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 UNASSIGNED = -1  # RD_KAFKA_PARTITION_UA: let the producer's partitioner (murmur2_random) choose
 MODES = ("source", "producer")
 
 
-def partition_limits(source: dict[str, int], target: dict[str, int], mode: str) -> dict[str, int]:
+def partition_limits(source: dict[str, int], target: dict[str, int], mode: str,
+                     growing: Collection[str] = ()) -> dict[str, int]:
     """Per source topic, the source partitions below which a record keeps its partition (0: the producer places
-    every record of the topic). A record at or above a limit that is not 0 is of a partition the source gained after
-    these counts were read: the stream holds it until the next read (mirror.Stream._hold_ahead), which grows the
-    target first. `mode` is one of MODES (config.load checks it)."""
+    every record of the topic). A record at or above a limit that is not 0 waits for the next read
+    (mirror.Stream._hold_ahead): its partition is one the source gained after these counts were read, or one of a
+    target topic `growing` (asked to grow, not yet seen grown), whose limit is the target's count meanwhile. A
+    target that stays short (the growth refused) has the producer place the topic's records. `mode` is one of MODES
+    (config.load checks it)."""
     if mode == "producer":
         return dict.fromkeys(source, 0)
-    return {t: (target[t] if target.get(t, 0) >= n else 0) for t, n in source.items()}
+    return {t: (target[t] if target.get(t, 0) >= n or t in growing else 0) for t, n in source.items()}

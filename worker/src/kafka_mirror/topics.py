@@ -164,6 +164,9 @@ class TopicSync:
         self.configs = configs  # keep existing target topics' configs in step with the source's
         self.incremental = True  # IncrementalAlterConfigs (KIP-339, Kafka 2.3); older targets: AlterConfigs
         self.refused: dict[str, dict[str, str]] = {}  # topic -> the change last refused: logged once, tried again
+        # Topics the last sync asked to grow and did not see grown: no answer in time, metadata behind, or another
+        # stream grew it first (INVALID_PARTITIONS). Not refused: the next refresh should see them grown.
+        self.growing: set[str] = set()
         self.unread: set[str] = set()  # topics whose configs were denied to the mirror (said once)
 
     def sync(self, source_counts: dict[str, int]) -> dict[str, int]:
@@ -171,6 +174,7 @@ class TopicSync:
         source topics."""
         target_counts = partition_counts(self.producer)
         todo = plan(source_counts, target_counts, self.create)
+        self.growing = set()
         done = {**self._create(todo.create), **self._grow(todo.grow)}
         if self.configs:  # the topics created just now have the source's configs already
             self.sync_configs(sorted(t for t in source_counts if t in target_counts and t not in todo.create))
@@ -235,9 +239,11 @@ class TopicSync:
             time.sleep(0.2)
             counts = partition_counts(self.producer)
         late = sorted(t for t, n in expected.items() if counts.get(t, 0) < n)
+        self.growing.update(t for t in late if t in counts)
         if late:
-            log.warning("target metadata does not show %s yet after %.0fs; records go to the key-hash partition "
-                        "until the next refresh", ", ".join(late), METADATA_WAIT_S)
+            log.warning("target metadata does not show %s as made or grown yet after %.0fs; the next refresh reads "
+                        "it again (until then a grown topic's new partitions wait, a new topic's records are placed "
+                        "by the producer)", ", ".join(late), METADATA_WAIT_S)
         return counts
 
     def _create(self, topics: dict[str, int]) -> dict[str, int]:
@@ -286,10 +292,15 @@ class TopicSync:
                 grown[topic] = topics[topic]
                 log.info("added partitions to target topic %s: now %d, as on the source", topic, topics[topic])
             except KafkaException as exc:
+                if exc.args[0].code() == KafkaError.INVALID_PARTITIONS:  # grown already, by another stream
+                    log.info("target topic %s: %s; the next refresh reads it", topic, exc.args[0].str())
+                    self.growing.add(topic)
+                    continue
                 self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
             except (FutureTimeout, RuntimeError) as exc:  # as in _create
                 log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
                             unanswered(exc))
+                self.growing.add(topic)
         return grown
 
     def _configs(self, topic: str) -> dict[str, str]:
