@@ -553,6 +553,21 @@ def test_while_the_target_is_growing_its_partitions_are_kept_and_the_new_ones_wa
     assert s.limits == {"a": 0} and s.ahead == set() and s.paused[("a", 3)] == s.paused[("a", 2)] == 0.0
 
 
+def test_a_new_topic_the_target_does_not_show_yet_waits_whole(tmp_path):
+    """Its creation not answered, or not yet in the target's metadata: every record waits (HOLD_ALL), none is
+    placed by the producer on a topic the target may not have; the refresh that shows it lets them go."""
+    s = stream(tmp_path)
+    s.consumer.subscribe = lambda topics, **callbacks: None
+    s._apply_topics(mirror_module.TopicsRead({"a": 2}, {}, None, frozenset({"a"})))
+    mirror(s, records("a", 0, range(0, 3)) + records("a", 1, range(0, 2)))
+    assert s.producer.queue == [] and s.consumer.seeks == {("a", 0): 0, ("a", 1): 0} and s.refresh_soon
+    s._apply_topics(mirror_module.TopicsRead({"a": 2}, {"a": 2}, None))
+    mirror(s, records("a", 0, range(0, 3)) + records("a", 1, range(0, 2)))
+    s.checkpoint()
+    assert s.consumer.commits == [{("a", 0): 3, ("a", 1): 2}]
+    assert sorted((t, p) for t, p, _ in s.producer.sent) == [("a", 0)] * 3 + [("a", 1)] * 2
+
+
 def test_a_partition_the_source_gained_is_placed_by_the_producer_when_the_target_keeps_none(tmp_path):
     """A target with fewer partitions (limit 0), or --partitioning producer: every record is the producer's to place,
     so a new partition has nothing to wait for."""

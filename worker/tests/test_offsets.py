@@ -5,7 +5,7 @@ import time
 
 from kafka_mirror.metrics import Heartbeat, health, write_heartbeat
 from kafka_mirror.offsets import Failure, OffsetTracker
-from kafka_mirror.partitioning import partition_limits
+from kafka_mirror.partitioning import HOLD_ALL, partition_limits
 from kafka_mirror.topics import plan
 
 
@@ -92,6 +92,10 @@ def test_partition_kept_only_when_the_target_has_enough_and_never_when_the_produ
     assert partition_limits(source, target, "source") == {"a": 8, "b": 12, "c": 0}
     assert partition_limits(source, {}, "source") == {"a": 0, "b": 0, "c": 0}  # not created yet
     assert partition_limits(source, target, "producer") == {"a": 0, "b": 0, "c": 0}
+    # Asked to be made or grown and not seen so yet: what the target has is kept, the rest waits (HOLD_ALL: all of it)
+    growing = {"c", "d"}
+    assert partition_limits({**source, "d": 2}, target, "source", growing) == {"a": 8, "b": 12, "c": 4, "d": HOLD_ALL}
+    assert partition_limits({**source, "d": 2}, target, "producer", growing)["c"] == 0
 
 
 def test_topic_plan():

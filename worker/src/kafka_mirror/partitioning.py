@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 UNASSIGNED = -1  # RD_KAFKA_PARTITION_UA: let the producer's partitioner (murmur2_random) choose
+HOLD_ALL = -1  # a limit no partition is below, and not 0: every record of the topic waits (a target topic not made yet)
 MODES = ("source", "producer")
 
 
@@ -25,9 +26,13 @@ def partition_limits(source: dict[str, int], target: dict[str, int], mode: str,
     """Per source topic, the source partitions below which a record keeps its partition (0: the producer places
     every record of the topic). A record at or above a limit that is not 0 waits for the next read
     (mirror.Stream._hold_ahead): its partition is one the source gained after these counts were read, or one of a
-    target topic `growing` (asked to grow, not yet seen grown), whose limit is the target's count meanwhile. A
-    target that stays short (the growth refused) has the producer place the topic's records. `mode` is one of MODES
-    (config.load checks it)."""
+    target topic `growing` (asked to be made or grown, not yet seen so), whose limit is the target's count meanwhile
+    (HOLD_ALL while it has none). A target that stays short (the growth refused, or no creation asked) has the
+    producer place the topic's records. `mode` is one of MODES (config.load checks it)."""
     if mode == "producer":
         return dict.fromkeys(source, 0)
-    return {t: (target[t] if target.get(t, 0) >= n or t in growing else 0) for t, n in source.items()}
+    limits = {}
+    for t, n in source.items():
+        have = target.get(t, 0)
+        limits[t] = have if have >= n else (have or HOLD_ALL) if t in growing else 0
+    return limits

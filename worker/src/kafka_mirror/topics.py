@@ -164,8 +164,8 @@ class TopicSync:
         self.configs = configs  # keep existing target topics' configs in step with the source's
         self.incremental = True  # IncrementalAlterConfigs (KIP-339, Kafka 2.3); older targets: AlterConfigs
         self.refused: dict[str, dict[str, str]] = {}  # topic -> the change last refused: logged once, tried again
-        # Topics the last sync asked to grow and did not see grown: no answer in time, metadata behind, or another
-        # stream grew it first (INVALID_PARTITIONS). Not refused: the next refresh should see them grown.
+        # Topics the last sync asked to make or grow and did not see so: no answer in time, metadata behind, or
+        # another stream grew it first (INVALID_PARTITIONS). Not refused: the next refresh should see them.
         self.growing: set[str] = set()
         self.unread: set[str] = set()  # topics whose configs were denied to the mirror (said once)
 
@@ -239,11 +239,10 @@ class TopicSync:
             time.sleep(0.2)
             counts = partition_counts(self.producer)
         late = sorted(t for t, n in expected.items() if counts.get(t, 0) < n)
-        self.growing.update(t for t in late if t in counts)
+        self.growing.update(late)
         if late:
-            log.warning("target metadata does not show %s as made or grown yet after %.0fs; the next refresh reads "
-                        "it again (until then a grown topic's new partitions wait, a new topic's records are placed "
-                        "by the producer)", ", ".join(late), METADATA_WAIT_S)
+            log.warning("target metadata does not show %s as made or grown yet after %.0fs; the records of the "
+                        "partitions it does not show wait for the next refresh", ", ".join(late), METADATA_WAIT_S)
         return counts
 
     def _create(self, topics: dict[str, int]) -> dict[str, int]:
@@ -260,6 +259,7 @@ class TopicSync:
                     continue
             except (FutureTimeout, RuntimeError) as exc:  # no answer, or the client's own: the next refresh tries
                 log.warning("creating target topic %s: %s; the next refresh tries again", topic, unanswered(exc))
+                self.growing.add(topic)
                 continue
             created[topic] = n
         return created
