@@ -549,6 +549,8 @@ def test_while_the_target_is_growing_its_partitions_are_kept_and_the_new_ones_wa
     s.checkpoint()
     assert not s.refresh_soon and s.consumer.commits[-1] == {("a", 0): 3}
     assert {(t, p) for t, p, _ in s.producer.sent} == {("a", 0)}
+    # seen again: fetched again once a refresh applies or the interval passes, not every HOLD_AHEAD_S
+    assert s.paused[("a", 3)] > time.monotonic() + s.config.refresh_interval_s - 1 > time.monotonic() + 1
     s._apply_topics(mirror_module.TopicsRead({"a": 4}, {"a": 2}, None))  # refused: the producer places them
     assert s.limits == {"a": 0} and s.ahead == set() and s.paused[("a", 3)] == s.paused[("a", 2)] == 0.0
 

@@ -107,7 +107,7 @@ class TopicsRead(NamedTuple):
     source: dict[str, int]  # mirrored source topic -> partitions
     target: dict[str, int]  # the same topics on the target (created or grown as far as allowed)
     max_bytes: dict[str, int | None] | None  # target topics' max.message.bytes; None: not read this time
-    growing: frozenset[str] = frozenset()  # target topics asked to grow and not seen grown (TopicSync.growing)
+    growing: frozenset[str] = frozenset()  # target topics asked to be made or grown, not seen so (TopicSync.growing)
 
 
 class Report(NamedTuple):
@@ -970,15 +970,18 @@ class Stream:
         """The consumer was given partitions the stream's last refresh did not see on the source (the source topic
         grew, and the consumer's metadata saw it first), or that the target, still growing, does not have yet. A
         record kept in its partition must not be placed elsewhere meanwhile: each is fetched again from its first
-        record every HOLD_AHEAD_S, and mirrored once a refresh (one is started now, the first time a partition is
-        seen) shows the target grown, or refused to grow (partitioning.partition_limits)."""
+        record after HOLD_AHEAD_S the first time (a refresh is started then), after that once a refresh has applied
+        or the refresh interval has passed, and mirrored once a refresh shows the target grown, or refused to grow
+        (partitioning.partition_limits)."""
         new = sorted(set(ahead) - self.ahead)
         if new:
-            log.info("stream %d: new on the source, held until the topic refresh has grown the target: %s",
+            log.info("stream %d: held until a topic refresh shows the target with them: %s",
                      self.index, ", ".join(f"{t} partition {p}" for t, p in new))
             self.refresh_soon = True  # once per sighting: a refresh that fails waits for the interval, as ever
+        # Seen again, a partition waits for the refresh that releases it (_apply_topics), not fetched every second.
+        self._seek({tp: o for tp, o in ahead.items() if tp in self.ahead}, self.config.refresh_interval_s)
+        self._seek({tp: ahead[tp] for tp in new}, HOLD_AHEAD_S)
         self.ahead.update(ahead)
-        self._seek(ahead, HOLD_AHEAD_S)
 
     def _resume_paused(self) -> None:
         if not self.paused:

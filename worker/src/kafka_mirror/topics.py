@@ -23,6 +23,11 @@ NOT_COPIED = frozenset({
     "min.insync.replicas"})
 DENIED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
           KafkaError.POLICY_VIOLATION)
+# A creation or growth the next refresh may see done: the controller slow or moving (REQUEST_TIMED_OUT is a KRaft
+# broker's answer when its forward to the controller times out, apache/kafka 3.9 ForwardingManager.onTimeout),
+# throttled (KIP-599), or the connection lost. The stream holds the partitions the target lacks meanwhile.
+NOT_YET = (KafkaError.REQUEST_TIMED_OUT, KafkaError.THROTTLING_QUOTA_EXCEEDED, KafkaError.NOT_CONTROLLER,
+           KafkaError._TIMED_OUT, KafkaError._TRANSPORT)
 
 
 @dataclass(frozen=True)
@@ -239,10 +244,13 @@ class TopicSync:
             time.sleep(0.2)
             counts = partition_counts(self.producer)
         late = sorted(t for t, n in expected.items() if counts.get(t, 0) < n)
-        self.growing.update(late)
+        # Only a topic the metadata shows, short: one it does not show at all may exist but be hidden from the mirror
+        # (CreateTopics answers TOPIC_ALREADY_EXISTS without DESCRIBE), which no refresh changes; its records go to
+        # the producer, whose errors name it.
+        self.growing.update(t for t in late if t in counts)
         if late:
-            log.warning("target metadata does not show %s as made or grown yet after %.0fs; the records of the "
-                        "partitions it does not show wait for the next refresh", ", ".join(late), METADATA_WAIT_S)
+            log.warning("target metadata does not show %s as made or grown yet after %.0fs; the next refresh reads "
+                        "it again", ", ".join(late), METADATA_WAIT_S)
         return counts
 
     def _create(self, topics: dict[str, int]) -> dict[str, int]:
@@ -254,6 +262,11 @@ class TopicSync:
                 self._create_one(topic, n)
                 log.info("created target topic %s with %d partitions", topic, n)
             except KafkaException as exc:
+                if exc.args[0].code() in NOT_YET:
+                    log.warning("creating target topic %s: %s; the next refresh tries again", topic,
+                                exc.args[0].str())
+                    self.growing.add(topic)
+                    continue
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
                     self._report(exc.args[0], topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
@@ -294,6 +307,11 @@ class TopicSync:
             except KafkaException as exc:
                 if exc.args[0].code() == KafkaError.INVALID_PARTITIONS:  # grown already, by another stream
                     log.info("target topic %s: %s; the next refresh reads it", topic, exc.args[0].str())
+                    self.growing.add(topic)
+                    continue
+                if exc.args[0].code() in NOT_YET:
+                    log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
+                                exc.args[0].str())
                     self.growing.add(topic)
                     continue
                 self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
