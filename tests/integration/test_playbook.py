@@ -155,6 +155,26 @@ def test_client_secrets_are_never_shown_and_reach_the_worker_as_given(lab, tmp_p
         assert run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml")).returncode == 0
 
 
+def test_a_configuration_the_worker_refuses_fails_the_play_naming_why_and_restarts_nothing(lab, tmp_path):
+    """The worker's own checks run before the handler restarts it (kafka-mirror check): before, the play waited out
+    /health and ended in 'connection refused', with the worker restarting in a loop on the node."""
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({"mirror_worker_exactly_once": True,
+                                     "mirror_worker_producer_properties": {"transaction.timeout.ms": "600000"}}))
+    (tmp_path / "role.yml").write_text(ROLE_ONLY)
+    pid = on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState")
+    try:
+        proc = run_playbook("-i", str(ROOT / "inventory/lab"), "-e", f"@{variables}", str(tmp_path / "role.yml"))
+        output = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode != 0, output[-3000:]
+        assert "refuses the configuration this run wrote to /etc/kafka-mirror: producer transaction.timeout.ms=600000 " \
+            "lets a new assignment wait about 645 s" in output, output[-3000:]
+        assert "It was not restarted" in output and "Traceback" not in output
+        assert on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState") == pid  # the old one mirrors on
+    finally:  # back to the inventory's configuration: accepted, and the files written again
+        assert run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml")).returncode == 0
+
+
 @pytest.mark.parametrize("extra, message", [
     ({"mirror_worker_wheel": "/nonexistent/kafka_mirror-0.1.0-py3-none-any.whl"},
      "No kafka-mirror wheel at /nonexistent/kafka_mirror-0.1.0-py3-none-any.whl. The collection's release artifact "

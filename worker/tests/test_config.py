@@ -331,3 +331,26 @@ def test_the_sensitive_settings_librdkafka_knows_are_masked():
                    "sasl.oauthbearer.assertion.private.key.pem": "k"}) == {
         "sasl.oauthbearer.assertion.private.key.passphrase": "********",
         "sasl.oauthbearer.assertion.private.key.pem": "********"}
+
+
+def test_check_says_what_the_service_would_refuse_and_prints_no_secret(tmp_path, capsys):
+    """`kafka-mirror check`: the role runs it before a restart, so that a configuration the worker refuses fails the
+    play naming the reason, not a /health wait that ends in 'connection refused'."""
+    from kafka_mirror.cli import check_command
+
+    secret = "s3cr3t-pw"
+    props = tmp_path / "consumer.properties"
+    props.write_text(f"bootstrap.servers=s:9092\ngroup.id=g\nsecurity.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+                     f"sasl.username=u\nsasl.password={secret}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(f"consumer_config: {props}\nproducer: {{bootstrap.servers: t:9092}}\ninclude: a\n")
+    assert check_command(["--config", str(good)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "kafka-mirror: configuration accepted: 1 stream(s), include='a', exactly_once=false\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"consumer_config: {props}\nproducer: {{bootstrap.servers: t:9092, transaction.timeout.ms: "
+                   "600000}\ninclude: a\nexactly_once: true\ninstance_id: w1\n")
+    assert check_command(["--config", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("kafka-mirror: producer transaction.timeout.ms=600000 lets a new assignment")
+    assert secret not in out + err

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["offsets"]:  # kafka-mirror offsets translate ...: a tool, not the service
         sys.exit(offsets_command(argv[1:]))
+    if argv[:1] == ["check"]:  # kafka-mirror check --config worker.yaml: what the service would refuse, at once
+        sys.exit(check_command(argv[1:]))
     setup("plain", "supervisor")  # until the configuration says otherwise
     try:
         cfg = config_mod.load(argv)
@@ -51,6 +53,21 @@ def main(argv: list[str] | None = None) -> None:
              cfg.streams, cfg.topics.include, cfg.topics.exclude, cfg.commit_interval_s,
              masked(cfg.consumer), masked(cfg.producer))
     sys.exit(supervise(cfg))
+
+
+def check_command(argv: list[str]) -> int:
+    """The service's own configuration checks (exit 2 and the reason on stderr), without starting anything or
+    reaching a cluster: for the role to run before it restarts the service. Prints no property's value."""
+    try:
+        cfg = config_mod.load(argv)
+    except ConfigError as exc:
+        print(f"kafka-mirror: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for warning in cfg.warnings:
+        print(f"kafka-mirror: warning: {warning}", file=sys.stderr)
+    print(f"kafka-mirror: configuration accepted: {cfg.streams} stream(s), include={cfg.topics.include!r}, "
+          f"exactly_once={str(cfg.exactly_once).lower()}")
+    return 0
 
 
 def offsets_command(argv: list[str]) -> int:
