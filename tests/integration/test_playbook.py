@@ -171,8 +171,29 @@ def test_a_configuration_the_worker_refuses_fails_the_play_naming_why_and_restar
             "lets a new assignment wait about 645 s" in output, output[-3000:]
         assert "It was not restarted" in output and "Traceback" not in output
         assert on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState") == pid  # the old one mirrors on
+        # The refused files stay written: the mark makes the next accepted run restart onto them, even one that
+        # writes nothing (a fix made on the node).
+        assert on_node(lab, "ls /etc/kafka-mirror/.restart-pending") == "/etc/kafka-mirror/.restart-pending"
     finally:  # back to the inventory's configuration: accepted, and the files written again
         assert run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml")).returncode == 0
+    assert on_node(lab, "ls -A /etc/kafka-mirror | grep -c restart-pending || true") == "0"
+    assert on_node(lab, "systemctl show kafka-mirror -p MainPID -p ActiveState") != pid
+
+
+def test_an_accepted_run_restarts_a_worker_that_a_refused_one_left_on_its_old_files(lab, tmp_path):
+    """A refusal whose fix writes no file (a keytab placed, a package installed): the mark left by the refused run
+    still has the next run restart the worker onto what is on disk, and a run after that restarts nothing."""
+    (tmp_path / "role.yml").write_text(ROLE_ONLY)
+    on_node(lab, "touch /etc/kafka-mirror/.restart-pending")  # as a refused run leaves it
+    pid = on_node(lab, "systemctl show kafka-mirror -p MainPID")
+    proc = run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "RUNNING HANDLER [ambari_kafka.mirroring.mirror_worker : Restart kafka-mirror]" in proc.stdout
+    assert on_node(lab, "systemctl show kafka-mirror -p MainPID") != pid
+    again = on_node(lab, "systemctl show kafka-mirror -p MainPID")
+    proc = run_playbook("-i", str(ROOT / "inventory/lab"), str(tmp_path / "role.yml"))
+    assert proc.returncode == 0 and "RUNNING HANDLER" not in proc.stdout, proc.stdout[-3000:]
+    assert on_node(lab, "systemctl show kafka-mirror -p MainPID") == again
 
 
 @pytest.mark.parametrize("extra, message", [

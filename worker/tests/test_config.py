@@ -354,3 +354,32 @@ def test_check_says_what_the_service_would_refuse_and_prints_no_secret(tmp_path,
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("kafka-mirror: producer transaction.timeout.ms=600000 lets a new assignment")
     assert secret not in out + err
+
+
+def test_a_secret_that_looks_like_a_java_class_is_taken_as_given_and_never_printed(tmp_path, capsys):
+    """The Java-class check (librdkafka cannot load one) once printed `sasl.password=com.Acme.S3cret names a Java
+    class`: a secret is never judged by its value, nor shown (review of 86738c9)."""
+    from kafka_mirror.cli import check_command
+
+    props = tmp_path / "producer.properties"
+    props.write_text("bootstrap.servers=t:9092\nsasl.password=com.Acme.S3cret\nssl.key.password=net.x.Pw9\n")
+    path = tmp_path / "w.yaml"
+    path.write_text(f"consumer: {{bootstrap.servers: s:9092, group.id: g}}\nproducer_config: {props}\ninclude: a\n")
+    assert check_command(["--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "S3cret" not in out + err and "Pw9" not in out + err
+    assert load(["--config", str(path)]).producer["sasl.password"] == "com.Acme.S3cret"
+
+
+@pytest.mark.parametrize("value", ["--5", "²", "1e3", " "])
+def test_a_number_that_is_not_one_is_a_configuration_error_not_a_traceback(tmp_path, value):
+    path = tmp_path / "w.yaml"
+    path.write_text("consumer: {bootstrap.servers: s:9092, group.id: g}\ninclude: a\nexactly_once: true\n"
+                    f"instance_id: w1\nproducer: {{bootstrap.servers: t:9092, transaction.timeout.ms: '{value}'}}\n")
+    with pytest.raises(ConfigError, match="transaction.timeout.ms must be a whole number"):
+        load(["--config", str(path)])
+
+
+def test_a_nul_in_a_properties_path_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="is not a usable path"):
+        load(["--consumer.config", "a\x00b", "--producer.config", "b", "--whitelist", "a"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import shutil
 import socket
 from dataclasses import dataclass, replace
@@ -106,6 +107,8 @@ def _load_properties(path: str | None, inline: dict[str, Any] | None, role: str)
             props.update(parse_properties(Path(path).read_text(encoding="latin-1")))
         except OSError as exc:
             raise ConfigError(f"cannot read --{role}.config {path}: {exc.strerror}") from None
+        except ValueError:  # a NUL in the path
+            raise ConfigError(f"--{role}.config is not a usable path: {path!r}") from None
     for key, value in (inline or {}).items():
         if value is None or isinstance(value, (dict, list)):
             raise ConfigError(f"{role} property {key} needs a single value (a string, number or boolean), not "
@@ -361,7 +364,7 @@ def _check_keys(yml: dict, path: str) -> None:
 
 
 def _integer(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("-").isdigit():
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"-?[0-9]+", str(value).strip()):
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     number = int(value)
     if not low <= number <= high:
