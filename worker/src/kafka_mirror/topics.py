@@ -263,16 +263,13 @@ class TopicSync:
                 log.info("created target topic %s with %d partitions", topic, n)
             except KafkaException as exc:
                 if exc.args[0].code() in NOT_YET:
-                    log.warning("creating target topic %s: %s; the next refresh tries again", topic,
-                                exc.args[0].str())
-                    self.growing.add(topic)
+                    self._not_yet("creating", topic, exc.args[0].str())
                     continue
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # e.g. another stream was first
                     self._report(exc.args[0], topic, "create", f"CREATE on TOPIC {topic} (or on the CLUSTER)")
                     continue
             except (FutureTimeout, RuntimeError) as exc:  # no answer, or the client's own: the next refresh tries
-                log.warning("creating target topic %s: %s; the next refresh tries again", topic, unanswered(exc))
-                self.growing.add(topic)
+                self._not_yet("creating", topic, unanswered(exc))
                 continue
             created[topic] = n
         return created
@@ -310,16 +307,18 @@ class TopicSync:
                     self.growing.add(topic)
                     continue
                 if exc.args[0].code() in NOT_YET:
-                    log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
-                                exc.args[0].str())
-                    self.growing.add(topic)
+                    self._not_yet("adding partitions to", topic, exc.args[0].str())
                     continue
                 self._report(exc.args[0], topic, "add partitions to", f"ALTER on TOPIC {topic}")
             except (FutureTimeout, RuntimeError) as exc:  # as in _create
-                log.warning("adding partitions to target topic %s: %s; the next refresh tries again", topic,
-                            unanswered(exc))
-                self.growing.add(topic)
+                self._not_yet("adding partitions to", topic, unanswered(exc))
         return grown
+
+    def _not_yet(self, verb: str, topic: str, reason: str) -> None:
+        """A creation or growth that may still land: the next refresh tries again, and the stream holds the
+        partitions the target lacks meanwhile (growing)."""
+        log.warning("%s target topic %s: %s; the next refresh tries again", verb, topic, reason)
+        self.growing.add(topic)
 
     def _configs(self, topic: str) -> dict[str, str]:
         try:
