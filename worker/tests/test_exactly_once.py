@@ -366,7 +366,9 @@ def test_exactly_once_refuses_what_cannot_work(tmp_path, text, says):
 
 def test_a_transaction_timeout_an_assignment_could_wait_out_past_max_poll_interval_is_refused_at_load(tmp_path):
     """An assignment waits up to transaction.timeout.ms + 15 s for the positions and 30 s for the group's commits,
-    inside a rebalance callback that counts against max.poll.interval.ms (librdkafka's default 300000)."""
+    inside a rebalance callback that counts against max.poll.interval.ms (librdkafka's default 300000): a consume()
+    that does not block leaves rk_ts_last_poll as it was (confluentinc/librdkafka master, src/rdkafka_int.h,
+    rd_kafka_app_poll_start and rd_kafka_max_poll_exceeded)."""
     def loaded(consumer: str, producer: str):
         path = tmp_path / "w.yaml"
         path.write_text(f"consumer: {{bootstrap.servers: s:9092, group.id: g{consumer}}}\ninclude: a\n"

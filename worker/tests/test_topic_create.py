@@ -228,7 +228,10 @@ def test_a_create_or_grow_without_an_answer_or_failed_in_the_client_waits_for_th
 
 def test_a_growth_not_seen_yet_is_growing_and_a_refused_one_is_not(caplog, monkeypatch):
     """growing: the stream keeps the topic's partitions below the target's count and holds the rest, instead of
-    placing the whole topic by the producer while the target is short for a moment. A refusal stays short."""
+    placing the whole topic by the producer while the target is short for a moment. A refusal stays short.
+    Upstream, apache/kafka 3.9: REQUEST_TIMED_OUT is a KRaft broker's answer when its forward to the controller times
+    out (core/src/main/scala/kafka/server/ForwardingManager.scala, onTimeout); INVALID_PARTITIONS comes only from a
+    count not above the current one (metadata/.../controller/ReplicationControlManager.java, createPartitions)."""
     outcomes = {"timed": FutureTimeout(), "other": KafkaException(KafkaError(KafkaError.INVALID_PARTITIONS,
                                                                               "Topic already has 4 partitions.")),
                 "denied": KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "denied")),
